@@ -1,0 +1,1 @@
+"""Private core: specs, registry, validation, reduction, numerics and the Module base."""

@@ -1,0 +1,139 @@
+"""``LossModule``: the thin ``nn.Module`` base every loss Module derives from.
+
+A concrete Module is three lines: the class statement naming its spec and function, and an
+``__init__`` whose keyword-only signature repeats the function's defaults (so IDEs and type
+checkers see them; the contract suite asserts that all three copies agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from .checks import check_params
+from .errors import LosscraftError
+from .registry import _attach_module
+from .spec import LossSpec, TensorDomain
+
+__all__ = ["LossModule"]
+
+
+class LossModule(nn.Module):
+    """Base class of losscraft loss Modules.
+
+    Hyperparameters are validated at construction (errors surface where the loss is built),
+    stored read-only, shown by ``repr`` and round-trip through :meth:`get_config` /
+    :meth:`from_config`. Tensor hyperparameters (class weights, ``pos_weight``) are buffers,
+    so ``.to(device)`` moves them. ``forward`` calls the functional form.
+    """
+
+    spec: ClassVar[LossSpec]
+    _fn: ClassVar[Callable[..., Tensor]]
+
+    def __init_subclass__(
+        cls, *, spec: LossSpec | None = None, fn: Callable[..., Tensor] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if spec is None or fn is None:
+            return  # an intermediate/abstract subclass
+        cls.spec = spec
+        cls._fn = staticmethod(fn)  # type: ignore[assignment]
+        _attach_module(spec, cls)
+
+    def __init__(self, **hparams: Any) -> None:
+        super().__init__()
+        spec = type(self).spec
+        unknown = set(hparams) - set(spec.defaults)
+        if unknown:  # pragma: no cover - subclasses have explicit signatures
+            raise LosscraftError(f"{type(self).__name__}: unknown hyperparameters {sorted(unknown)}")
+        values = {**spec.defaults, **hparams}
+        values = {k: _as_tensor_param(spec, k, v) for k, v in values.items()}
+        check_params(spec, values)
+        self._plain: dict[str, Any] = {}
+        self._tensor_names: tuple[str, ...] = ()
+        names = []
+        for k, v in values.items():
+            if isinstance(v, Tensor):
+                self.register_buffer(f"_hp_{k}", v.detach().clone())
+                names.append(k)
+            else:
+                self._plain[k] = tuple(v) if isinstance(v, list) else v
+        self._tensor_names = tuple(names)
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        """The hyperparameters this Module passes to its function (a fresh dict)."""
+        out = dict(self._plain)
+        for k in self._tensor_names:
+            out[k] = getattr(self, f"_hp_{k}")
+        return out
+
+    @property
+    def reduction(self) -> str:
+        """The configured reduction."""
+        return str(self._plain["reduction"])
+
+    def forward(self, *inputs: Tensor, weight: Tensor | None = None) -> Tensor:
+        """Compute the loss; ``weight`` is the per-element weight where the loss takes one."""
+        kwargs = self.hparams
+        if weight is not None:
+            if type(self).spec.weight != "element":
+                raise LosscraftError(
+                    f"{type(self).__name__}: per-element 'weight' is not accepted at call time; "
+                    "class weights are set at construction"
+                )
+            kwargs["weight"] = weight
+        return type(self)._fn(*inputs, **kwargs)
+
+    def extra_repr(self) -> str:
+        """``delta=2.0, reduction='sum'``: every hyperparameter, in spec order."""
+        parts = []
+        for k, v in self.get_config().items():
+            if k != "name":
+                parts.append(f"{k}={v!r}")
+        return ", ".join(parts)
+
+    def get_config(self) -> dict[str, Any]:
+        """A plain, JSON-serialisable dict; ``losscraft.build(config)`` rebuilds the Module."""
+        spec = type(self).spec
+        cfg: dict[str, Any] = {"name": spec.name}
+        hp = self.hparams
+        for p in spec.params:
+            cfg[p.name] = p.domain.to_config(hp[p.name])
+        cfg["reduction"] = hp["reduction"]
+        return cfg
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LossModule:
+        """Inverse of :meth:`get_config` (the ``name`` key is optional and checked)."""
+        params = dict(config)
+        name = params.pop("name", cls.spec.name)
+        if name != cls.spec.name:
+            raise LosscraftError(f"{cls.__name__}.from_config: config is for {name!r}, not {cls.spec.name!r}")
+        unknown = sorted(set(params) - set(cls.spec.defaults))
+        if unknown:
+            allowed = ", ".join(sorted(cls.spec.defaults))
+            raise LosscraftError(
+                f"{cls.__name__}: unknown hyperparameter(s) {', '.join(map(repr, unknown))}; "
+                f"expected some of {allowed}"
+            )
+        return cls(**params)
+
+
+def _as_tensor_param(spec: LossSpec, name: str, value: Any) -> Any:
+    """Lists given for tensor hyperparameters (e.g. from a config) become float tensors."""
+    if name == "reduction" or value is None:
+        return value
+    try:
+        p = spec.param(name)
+    except KeyError:  # pragma: no cover
+        return value
+    if isinstance(p.domain, TensorDomain) and isinstance(value, (list, tuple)):
+        try:
+            return torch.as_tensor(value, dtype=torch.float32)
+        except (TypeError, ValueError):
+            return value
+    return value

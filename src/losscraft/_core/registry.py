@@ -1,0 +1,164 @@
+"""The loss registry: ``register`` records a spec and its function; Modules attach themselves.
+
+``get(name)`` returns the :class:`LossEntry` (spec, function, Module class); ``catalog()``
+lists and filters entries; ``build(config)`` makes a Module from a plain config dict.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .errors import LosscraftError
+from .spec import Family, InputKind, LossSpec, Property, TargetKind, Task
+
+if TYPE_CHECKING:
+    from .module import LossModule
+
+__all__ = ["LossEntry", "build", "catalog", "get", "register"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class LossEntry:
+    """One catalog entry: metadata, functional form and Module form."""
+
+    spec: LossSpec
+    function: Callable[..., Any]
+    module: type[LossModule] | None = None
+
+    @property
+    def name(self) -> str:
+        """Registry key."""
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        mod = self.module.__name__ if self.module is not None else None
+        return f"LossEntry(name={self.name!r}, function={self.function.__name__}, module={mod})"
+
+
+_ENTRIES: dict[str, LossEntry] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(spec: LossSpec, *, aliases: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Decorator: record ``spec`` for the decorated function and return the function unchanged."""
+
+    def deco(fn: F) -> F:
+        if spec.name in _ENTRIES or spec.name in _ALIASES:
+            raise RuntimeError(f"loss {spec.name!r} registered twice")
+        if fn.__name__ != spec.function_name:
+            raise RuntimeError(f"function for {spec.name!r} must be named {spec.function_name}")
+        _ENTRIES[spec.name] = LossEntry(spec, fn)
+        for alias in aliases:
+            if alias in _ENTRIES or alias in _ALIASES:
+                raise RuntimeError(f"alias {alias!r} registered twice")
+            _ALIASES[alias] = spec.name
+        return fn
+
+    return deco
+
+
+def _attach_module(spec: LossSpec, cls: type[LossModule]) -> None:
+    entry = _ENTRIES.get(spec.name)
+    if entry is None:
+        raise RuntimeError(f"Module {cls.__name__} refers to unregistered loss {spec.name!r}")
+    if entry.module is not None and entry.module is not cls:
+        raise RuntimeError(f"loss {spec.name!r} already has Module {entry.module.__name__}")
+    entry.module = cls
+
+
+def _resolve(name: str) -> str:
+    key = name.strip().lower().replace("-", "_")
+    key = _ALIASES.get(key, key)
+    if key.endswith("_loss") and key not in _ENTRIES:
+        key = _ALIASES.get(key[: -len("_loss")], key[: -len("_loss")])
+    if key not in _ENTRIES:
+        names = sorted([*_ENTRIES, *_ALIASES])
+        close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise LosscraftError(f"get: unknown loss {name!r}{hint} (see losscraft.catalog())")
+    return key
+
+
+def get(name: str) -> LossEntry:
+    """The catalog entry for ``name`` (registry key, alias, or function name).
+
+    Raises:
+        LosscraftError: unknown name; the message suggests the closest names.
+    """
+    if not isinstance(name, str):
+        raise LosscraftError(f"get: 'name' must be a string, got {type(name).__name__}")
+    return _ENTRIES[_resolve(name)]
+
+
+def aliases() -> dict[str, str]:
+    """Alias -> registry key."""
+    return dict(_ALIASES)
+
+
+def catalog(
+    *,
+    family: Family | str | None = None,
+    task: Task | str | None = None,
+    property: Property | str | None = None,  # noqa: A002 - the natural name in a filter
+    input_kind: InputKind | str | None = None,
+    target_kind: TargetKind | str | None = None,
+) -> list[LossEntry]:
+    """All entries, sorted by name, optionally filtered (filters combine with AND).
+
+    Raises:
+        LosscraftError: a filter value that is not a known family/task/property/kind.
+    """
+    fam = _enum("family", Family, family)
+    tsk = _enum("task", Task, task)
+    prop = _enum("property", Property, property)
+    ik = _enum("input_kind", InputKind, input_kind)
+    tk = _enum("target_kind", TargetKind, target_kind)
+    out = []
+    for key in sorted(_ENTRIES):
+        s = _ENTRIES[key].spec
+        if fam is not None and s.family != fam:
+            continue
+        if tsk is not None and tsk not in s.tasks:
+            continue
+        if prop is not None and prop not in s.properties:
+            continue
+        if ik is not None and s.input_kind != ik:
+            continue
+        if tk is not None and s.target_kind != tk:
+            continue
+        out.append(_ENTRIES[key])
+    return out
+
+
+E = TypeVar("E", Family, Task, Property, InputKind, TargetKind)
+
+
+def _enum(arg: str, enum: type[E], value: E | str | None) -> E | None:
+    if value is None:
+        return None
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(repr(e.value) for e in enum)
+        raise LosscraftError(f"catalog: '{arg}' must be one of {allowed}, got {value!r}") from None
+
+
+def build(config: Mapping[str, Any] | str) -> LossModule:
+    """Make a Module from ``{"name": ..., **hyperparameters}`` (or just a name).
+
+    ``build(m.get_config())`` reproduces ``m``.
+    """
+    if isinstance(config, str):
+        config = {"name": config}
+    if not isinstance(config, Mapping) or "name" not in config:
+        raise LosscraftError(f"build: 'config' must be a mapping with a 'name' key, got {config!r}")
+    entry = get(config["name"])
+    if entry.module is None:  # pragma: no cover - every entry has a Module (contract test)
+        raise LosscraftError(f"build: loss {entry.name!r} has no Module form")
+    params = {k: v for k, v in config.items() if k != "name"}
+    return entry.module.from_config(params)

@@ -1,0 +1,417 @@
+"""Machine-readable description of a loss: the single home of its metadata.
+
+A :class:`LossSpec` sits beside each loss function. The registry, the Module base class, the
+hyperparameter validation, the contract test-suite, the docs and (later) the advisor, CLI and
+plots all read it, so a fact about a loss is written exactly once.
+
+Every field is either *executable* (checked by a generic test over the whole registry:
+``params`` domains and defaults, ``properties`` in :data:`CHECKED_PROPERTIES`, ``input_kind``,
+``target_kind``, ``sample``, ``curve``) or *advisory* (``tasks``, ``summary``,
+``when_to_use``, ``references``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Literal
+
+import torch
+
+__all__ = [
+    "CHECKED_PROPERTIES",
+    "Call",
+    "Choice",
+    "Curve",
+    "Domain",
+    "Family",
+    "FloatSeq",
+    "InputKind",
+    "Interval",
+    "LossSpec",
+    "Param",
+    "Property",
+    "Ref",
+    "TargetKind",
+    "Task",
+    "TensorDomain",
+]
+
+
+class _StrEnum(str, Enum):
+    """``enum.StrEnum`` for Python 3.10."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class Family(_StrEnum):
+    """Catalog family a loss belongs to."""
+
+    REGRESSION = "regression"
+    CLASSIFICATION = "classification"
+    DIVERGENCE = "divergence"
+    EMBEDDING = "embedding"
+    SEGMENTATION = "segmentation"
+
+
+class Task(_StrEnum):
+    """Learning task a loss is used for (advisory)."""
+
+    REGRESSION = "regression"
+    QUANTILE_REGRESSION = "quantile_regression"
+    BINARY = "binary_classification"
+    MULTICLASS = "multiclass_classification"
+    MULTILABEL = "multilabel_classification"
+    DISTILLATION = "distillation"
+    METRIC_LEARNING = "metric_learning"
+    SEGMENTATION = "segmentation"
+
+
+class InputKind(_StrEnum):
+    """What the first argument holds."""
+
+    REAL = "real"
+    LOGITS = "logits"
+    PROBABILITIES = "probabilities"
+    EMBEDDINGS = "embeddings"
+
+
+class TargetKind(_StrEnum):
+    """What the target holds."""
+
+    REAL = "real"
+    BINARY = "binary"  # {0, 1} (soft values in [0, 1] accepted where documented)
+    CLASS_INDEX = "class_index"  # integer class indices, optionally with ignore_index
+    CLASS_INDEX_OR_PROBABILITIES = "class_index_or_probabilities"
+    PROBABILITIES = "probabilities"  # a distribution over a class dimension
+    SIGN = "sign"  # {-1, +1}
+    PAIR_LABEL = "pair_label"  # {0, 1}, 1 = similar pair
+    NONE = "none"  # no target (triplets)
+
+
+class Property(_StrEnum):
+    """Properties of a loss the guide can reason about.
+
+    The ones in :data:`CHECKED_PROPERTIES` are verified numerically on the spec's
+    :class:`Curve` by the contract suite; the rest are advisory.
+    """
+
+    NONNEGATIVE = "nonnegative"
+    ZERO_AT_MATCH = "zero_at_match"  # minimum 0 where the prediction equals the target
+    SYMMETRIC = "symmetric"  # l(-x) == l(x) along the curve's axis (residual)
+    CONVEX = "convex"  # convex along the curve's axis
+    SMOOTH = "smooth"  # continuously differentiable (C1) along the curve
+    BOUNDED_GRADIENT = "bounded_gradient"  # |dl/dx| stays bounded as |x| grows
+    SCALE_INVARIANT = "scale_invariant"  # unchanged when the input is rescaled
+    ROBUST_TO_OUTLIERS = "robust_to_outliers"
+    HANDLES_IMBALANCE = "handles_imbalance"
+    DOWNWEIGHTS_EASY = "downweights_easy_examples"
+    NEEDS_LOGITS = "needs_logits"
+    OVERLAP_METRIC = "overlap_metric"  # optimises a set-overlap score (Dice/IoU)
+
+
+CHECKED_PROPERTIES = frozenset(
+    {
+        Property.NONNEGATIVE,
+        Property.ZERO_AT_MATCH,
+        Property.SYMMETRIC,
+        Property.CONVEX,
+        Property.SMOOTH,
+        Property.BOUNDED_GRADIENT,
+        Property.SCALE_INVARIANT,
+        Property.NEEDS_LOGITS,
+    }
+)
+
+
+# --------------------------------------------------------------------------- domains
+class Domain:
+    """Allowed values of a hyperparameter: validation, description and test samples."""
+
+    def contains(self, value: Any) -> bool:  # pragma: no cover - abstract
+        """Return whether ``value`` is allowed."""
+        raise NotImplementedError
+
+    def describe(self) -> str:  # pragma: no cover - abstract
+        """Human-readable description used in error messages and docs."""
+        raise NotImplementedError
+
+    def invalid_examples(self) -> list[Any]:
+        """Values outside the domain, used by the contract tests."""
+        return []
+
+    def to_config(self, value: Any) -> Any:
+        """Convert a value into a JSON-friendly form for ``get_config``."""
+        return value
+
+
+@dataclass(frozen=True)
+class Interval(Domain):
+    """A real interval; ``None`` is allowed when ``optional``."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_closed: bool = True
+    high_closed: bool = True
+    optional: bool = False
+    integer: bool = False
+
+    def contains(self, value: Any) -> bool:
+        """Return whether ``value`` is a real number inside the interval."""
+        if value is None:
+            return self.optional
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.integer and not isinstance(value, int):
+            return False
+        v = float(value)
+        if math.isnan(v):
+            return False
+        lo_ok = v >= self.low if self.low_closed else v > self.low
+        hi_ok = v <= self.high if self.high_closed else v < self.high
+        return lo_ok and hi_ok
+
+    def describe(self) -> str:
+        """E.g. ``a float in (0, inf)``."""
+        lb = "[" if self.low_closed and math.isfinite(self.low) else "("
+        rb = "]" if self.high_closed and math.isfinite(self.high) else ")"
+        kind = "an int" if self.integer else "a float"
+        text = f"{kind} in {lb}{_fmt(self.low)}, {_fmt(self.high)}{rb}"
+        return text + " or None" if self.optional else text
+
+    def invalid_examples(self) -> list[Any]:
+        """Just outside each finite bound, the bound itself when open, NaN and a string."""
+        out: list[Any] = [math.nan, "1"]
+        for bound, closed, step in ((self.low, self.low_closed, -1.0), (self.high, self.high_closed, 1.0)):
+            if math.isfinite(bound):
+                out.append(bound + step * max(1.0, abs(bound)) * 0.5)
+                if not closed:
+                    out.append(bound)
+        return out
+
+
+@dataclass(frozen=True)
+class FloatSeq(Domain):
+    """A float or a non-empty sequence of floats, each inside ``element``."""
+
+    element: Interval
+
+    def contains(self, value: Any) -> bool:
+        """Accept a scalar in ``element`` or a non-empty sequence of them."""
+        if isinstance(value, (list, tuple)):
+            return len(value) > 0 and all(self.element.contains(v) for v in value)
+        return self.element.contains(value)
+
+    def describe(self) -> str:
+        """E.g. ``a float in (0, 1), or a non-empty sequence of them``."""
+        return f"{self.element.describe()}, or a non-empty sequence of them"
+
+    def invalid_examples(self) -> list[Any]:
+        """Invalid scalars, an empty sequence and a sequence with one bad element."""
+        bad = self.element.invalid_examples()
+        return [*bad, [], [bad[0]]]
+
+    def to_config(self, value: Any) -> Any:
+        """Sequences become lists."""
+        return list(value) if isinstance(value, (list, tuple)) else value
+
+
+@dataclass(frozen=True)
+class Choice(Domain):
+    """One of a fixed set of values."""
+
+    values: tuple[Any, ...]
+
+    def contains(self, value: Any) -> bool:
+        """Exact membership (``True`` is not ``1``)."""
+        return any(value is v or (type(value) is type(v) and value == v) for v in self.values)
+
+    def describe(self) -> str:
+        """E.g. ``one of 'binary', 'multiclass'``."""
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+    def invalid_examples(self) -> list[Any]:
+        """A value that is never a valid choice."""
+        return ["__not_a_choice__"]
+
+
+@dataclass(frozen=True)
+class TensorDomain(Domain):
+    """An optional 1-D floating tensor (or sequence) of non-negative finite values.
+
+    Used for per-class weights and ``pos_weight``; the shape is checked against the input by
+    the loss itself.
+    """
+
+    optional: bool = True
+    positive: bool = False
+
+    def contains(self, value: Any) -> bool:
+        """Accept ``None`` (if optional) or a 1-D non-negative finite float tensor.
+
+        Lists are accepted by Module constructors and configs, which convert them first.
+        """
+        if value is None:
+            return self.optional
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() != 1:
+            return False
+        if value.numel() == 0 or not bool(torch.isfinite(value).all()):
+            return False
+        return bool((value > 0).all()) if self.positive else bool((value >= 0).all())
+
+    def describe(self) -> str:
+        """E.g. ``a 1-D float tensor of values >= 0 or None``."""
+        cond = "> 0" if self.positive else ">= 0"
+        return f"a 1-D float tensor of finite values {cond}" + (" or None" if self.optional else "")
+
+    def invalid_examples(self) -> list[Any]:
+        """A negative entry, a 2-D tensor and an integer tensor."""
+        return [torch.tensor([1.0, -1.0]), torch.ones(2, 2), torch.tensor([1, 2])]
+
+    def to_config(self, value: Any) -> Any:
+        """Tensors become lists of floats."""
+        if isinstance(value, torch.Tensor):
+            return [float(v) for v in value.detach().cpu().tolist()]
+        return list(value) if isinstance(value, tuple) else value
+
+
+def _fmt(x: float) -> str:
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:g}"
+
+
+@dataclass(frozen=True)
+class Param:
+    """A keyword-only hyperparameter: name, default, domain and one line of doc."""
+
+    name: str
+    default: Any
+    domain: Domain
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A literature reference, stored as data."""
+
+    authors: str
+    title: str
+    venue: str
+    year: int
+    url: str = ""
+
+    def __str__(self) -> str:
+        tail = f" {self.url}" if self.url else ""
+        return f"{self.authors} ({self.year}). {self.title}. {self.venue}.{tail}"
+
+
+# --------------------------------------------------------------------------- calls and curves
+@dataclass
+class Call:
+    """Positional tensors and keyword arguments for one call of a loss function."""
+
+    args: tuple[torch.Tensor, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+SampleFn = Callable[..., Call]
+"""``sample(n, *, generator, dtype, **hparams) -> Call``: valid random inputs of batch size
+``n`` (``n=0`` gives an empty batch). Used by the contract tests, benchmarks and docs."""
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A 1-D slice through a loss, for property checks, analysis and plots.
+
+    ``make(x, **hparams)`` turns a 1-D grid ``x`` into a :class:`Call` whose unreduced
+    (``reduction="none"``) result has one value per grid point. ``axis`` names what ``x`` is;
+    ``domain`` is the default grid for checks and plots; ``extent`` is the whole range over
+    which ``x`` is valid (``BOUNDED_GRADIENT`` is checked by walking towards its ends:
+    ``+-1e1 .. +-1e4`` for an infinite end, ``b -+ 1e-2 .. 1e-6`` for a finite one); ``zero``
+    is where the prediction equals the target (``ZERO_AT_MATCH`` / ``SYMMETRIC`` centre).
+    """
+
+    axis: Literal["residual", "logit", "probability", "margin", "distance", "cosine"]
+    domain: tuple[float, float]
+    make: Callable[..., Call]
+    zero: float = 0.0
+    extent: tuple[float, float] = (-math.inf, math.inf)
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """Everything losscraft knows about one loss, apart from its code and prose.
+
+    Attributes:
+        name: registry key, snake_case (``"huber"``); the function is ``<name>_loss``.
+        family: catalog family.
+        tasks: tasks it is used for (advisory).
+        input_kind: what the first argument holds.
+        target_kind: what the target holds.
+        inputs: names of the positional tensor arguments, in order.
+        params: keyword-only hyperparameters (``weight`` and ``reduction`` excluded).
+        properties: see :class:`Property`.
+        formula: LaTeX of the unreduced loss.
+        summary: one line.
+        references: literature.
+        sample: random valid inputs (see :data:`SampleFn`).
+        curve: a 1-D slice for property checks and plots, or ``None``.
+        none_shape: what ``reduction="none"`` returns: ``"element"`` (input's shape),
+            ``"sample"`` (one value per sample / position, class dim reduced), or a short
+            free-text description for special cases.
+        weight: meaning of the ``weight`` argument: ``"element"`` (broadcastable to the
+            unreduced loss, a forward-time argument) or ``"class"`` (a per-class
+            hyperparameter, stored by the Module).
+        ignore_index: whether the loss accepts ``ignore_index``.
+        probability_input: the first argument must lie in [0, 1] (validated).
+        differentiable: whether gradients flow to the inputs (all current losses).
+        when_to_use: advisory prose.
+    """
+
+    name: str
+    family: Family
+    tasks: tuple[Task, ...]
+    input_kind: InputKind
+    target_kind: TargetKind
+    params: tuple[Param, ...]
+    properties: frozenset[Property]
+    formula: str
+    summary: str
+    references: tuple[Ref, ...]
+    sample: SampleFn
+    curve: Curve | None = None
+    inputs: tuple[str, ...] = ("input", "target")
+    none_shape: str = "element"
+    weight: Literal["element", "class"] = "element"
+    ignore_index: bool = False
+    when_to_use: str = ""
+
+    @property
+    def function_name(self) -> str:
+        """Name of the functional form, ``<name>_loss``."""
+        return f"{self.name}_loss"
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """Hyperparameter defaults, including ``reduction``."""
+        return {**{p.name: p.default for p in self.params}, "reduction": "mean"}
+
+    def param(self, name: str) -> Param:
+        """Look up a hyperparameter by name."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def has(self, prop: Property) -> bool:
+        """Whether the loss declares ``prop``."""
+        return prop in self.properties
+
+
+def as_sequence(value: float | Sequence[float]) -> list[float]:
+    """A scalar or sequence of floats as a list."""
+    return list(value) if isinstance(value, (list, tuple)) else [float(value)]
