@@ -12,7 +12,7 @@ from . import functional, losses
 from ._core.errors import LosscraftError
 from ._core.reduction import reduce
 from ._core.registry import LossEntry, build, catalog, get
-from ._core.spec import Family, InputKind, LossSpec, Property, TargetKind, Task
+from ._core.spec import CHECKED_PROPERTIES, Family, InputKind, LossSpec, Property, TargetKind, Task
 from .nn import *  # noqa: F403
 from .nn import __all__ as _nn_all
 
@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = sorted(
     [
         *_nn_all,
+        "CHECKED_PROPERTIES",
         "Family",
         "InputKind",
         "LossEntry",

@@ -1,0 +1,46 @@
+# losscraft developer entry points. `make demo` and `make test` work on a fresh machine:
+# they create/refresh .venv and install everything from requirements-dev.txt + pyproject.toml.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: help install demo test lint format typecheck docs clean
+
+help:
+	@echo "make demo       showcase of the catalog on bundled data (writes demo-output/)"
+	@echo "make test       ruff + the full test suite"
+	@echo "make lint       ruff check + format check"
+	@echo "make typecheck  mypy --strict on src/"
+	@echo "make docs       regenerate docs/catalog.md from the registry"
+
+$(STAMP): pyproject.toml requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m losscraft.showcase --out demo-output
+
+test: $(STAMP)
+	$(PY) -m ruff check src tests docs examples
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests docs examples
+	$(PY) -m ruff format --check src tests docs examples
+
+format: $(STAMP)
+	$(PY) -m ruff format src tests docs examples
+	$(PY) -m ruff check --fix src tests docs examples
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+docs: $(STAMP)
+	$(PY) docs/gen_catalog.py
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .mypy_cache .hypothesis
