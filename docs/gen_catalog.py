@@ -50,9 +50,12 @@ def render() -> str:
             lines += [f"### {s.name}", "", f"**{summary}** {s.summary}", ""]
             lines += ["$$", s.formula, "$$", ""]
             sig = ", ".join(s.inputs)
-            lines += [f"`losscraft.functional.{e.function.__name__}({sig}, *, ...)` · "
-                      f"`losscraft.{e.module.__name__ if e.module else ''}`"
-                      + (f" · aliases: {', '.join(f'`{a}`' for a in al)}" if al else ""), ""]
+            lines += [
+                f"`losscraft.functional.{e.function.__name__}({sig}, *, ...)` · "
+                f"`losscraft.{e.module.__name__ if e.module else ''}`"
+                + (f" · aliases: {', '.join(f'`{a}`' for a in al)}" if al else ""),
+                "",
+            ]
             if s.params:
                 lines += ["| hyperparameter | default | domain | meaning |", "| --- | --- | --- | --- |"]
                 for p in s.params:
@@ -67,7 +70,12 @@ def render() -> str:
                 if s.none_shape in ("element", "sample")
                 else f"- **input / target:** {s.input_kind} / {s.target_kind}; "
                 f"`reduction='none'` returns {s.none_shape}",
-                f"- **weight:** {'per class, set at construction' if s.weight == 'class' else 'per element / per sample, at call time'}",
+                "- **weight:** "
+                + (
+                    "per class, set at construction"
+                    if s.weight == "class"
+                    else "per element/sample, at call time"
+                ),
                 f"- **properties:** {', '.join(rendered) if rendered else '—'}",
                 f"- **when to use:** {s.when_to_use}",
                 "- **references:** " + "; ".join(str(r) for r in s.references),

@@ -31,7 +31,7 @@ def sample(entry: LossEntry, n: int = 4, dtype: torch.dtype = torch.float64, see
 def diff_positions(entry: LossEntry, args: tuple[torch.Tensor, ...]) -> list[int]:
     """Positional arguments the contract suite differentiates."""
     out = []
-    for i, (name, a) in enumerate(zip(entry.spec.inputs, args)):
+    for i, (name, a) in enumerate(zip(entry.spec.inputs, args, strict=True)):
         if not a.is_floating_point():
             continue
         if name == "target" and entry.spec.target_kind in LABEL_TARGETS:

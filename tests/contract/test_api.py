@@ -7,10 +7,10 @@ import json
 
 import pytest
 import torch
-from lc_helpers import ENTRIES, IDS, sample
 
 import losscraft
 import losscraft.functional as LF
+from lc_helpers import ENTRIES, IDS, sample
 from losscraft import LossEntry, LossModule
 
 

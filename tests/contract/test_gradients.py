@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lc_helpers import ENTRIES, IDS, diff_positions, sample
 
+from lc_helpers import ENTRIES, IDS, diff_positions, sample
 from losscraft import LossEntry
 
 
@@ -18,7 +18,7 @@ def test_gradcheck(entry: LossEntry, reduction: str) -> None:
 
     def f(*diff: torch.Tensor) -> torch.Tensor:
         args = list(c.args)
-        for i, t in zip(pos, diff):
+        for i, t in zip(pos, diff, strict=True):
             args[i] = t
         return entry.function(*args, reduction=reduction, **c.kwargs)
 

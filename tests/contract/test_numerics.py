@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lc_helpers import ENTRIES, IDS, cast, sample, with_grad
 
+from lc_helpers import ENTRIES, IDS, cast, sample, with_grad
 from losscraft import InputKind, LossEntry
 
 
@@ -19,8 +19,10 @@ def _extreme(entry: LossEntry, scale: float, seed: int = 5):
     elif kind is InputKind.REAL:
         args[0] = args[0] * scale
     elif kind is InputKind.EMBEDDINGS:
-        args = [a * scale if a.is_floating_point() and n != "target" else a
-                for a, n in zip(args, entry.spec.inputs)]
+        args = [
+            a * scale if a.is_floating_point() and n != "target" else a
+            for a, n in zip(args, entry.spec.inputs, strict=True)
+        ]
     else:  # probabilities: exactly 0 and 1
         args[0] = (args[0] > 0.5).to(args[0].dtype)
     return tuple(args), c.kwargs
@@ -50,8 +52,11 @@ def test_half_precision_matches_float64(entry: LossEntry, dtype: torch.dtype, sc
     The float64 reference is evaluated on the *same* (half-rounded) input values, so the
     tolerance measures the computation, not the rounding of the inputs: rtol 1e-5.
     """
-    args, kwargs = _extreme(entry, scale) if scale != 1.0 else (sample(entry, 6, seed=9).args,
-                                                               sample(entry, 6, seed=9).kwargs)
+    args, kwargs = (
+        _extreme(entry, scale)
+        if scale != 1.0
+        else (sample(entry, 6, seed=9).args, sample(entry, 6, seed=9).kwargs)
+    )
     half = cast(args, dtype)
     ref_args = cast(half, torch.float64)
     for reduction in ("none", "mean"):
@@ -63,13 +68,15 @@ def test_half_precision_matches_float64(entry: LossEntry, dtype: torch.dtype, sc
     rx = with_grad(entry, ref_args)
     entry.function(*hx, **kwargs).backward()
     entry.function(*rx, **kwargs).backward()
-    for a, b in zip(hx, rx):
+    for a, b in zip(hx, rx, strict=True):
         if a.requires_grad:
             assert a.grad is not None and b.grad is not None
             assert a.grad.dtype == dtype
             # the gradient is rounded back to the input's half dtype
             tol = 1e-2 if dtype is torch.bfloat16 else 2e-3
-            torch.testing.assert_close(a.grad.double(), b.grad, rtol=tol, atol=tol * b.grad.abs().max().item() + 1e-6)
+            torch.testing.assert_close(
+                a.grad.double(), b.grad, rtol=tol, atol=tol * b.grad.abs().max().item() + 1e-6
+            )
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
@@ -86,10 +93,9 @@ def test_non_contiguous_and_batch_one(entry: LossEntry) -> None:
     out = entry.function(*c.args, reduction="none", **c.kwargs)
     assert torch.isfinite(out).all()
     c = sample(entry, 4)
-    nc = tuple(
-        a.transpose(0, -1).contiguous().transpose(0, -1) if a.dim() >= 2 else a for a in c.args
-    )
+    nc = tuple(a.transpose(0, -1).contiguous().transpose(0, -1) if a.dim() >= 2 else a for a in c.args)
     assert any(not a.is_contiguous() for a in nc if a.dim() >= 2) or all(a.dim() < 2 for a in c.args)
     torch.testing.assert_close(
-        entry.function(*nc, reduction="none", **c.kwargs), entry.function(*c.args, reduction="none", **c.kwargs)
+        entry.function(*nc, reduction="none", **c.kwargs),
+        entry.function(*c.args, reduction="none", **c.kwargs),
     )

@@ -14,8 +14,8 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from lc_helpers import ENTRIES, IDS, defaults_kwargs, sample
 
+from lc_helpers import ENTRIES, IDS, defaults_kwargs, sample
 from losscraft import CHECKED_PROPERTIES, InputKind, LossEntry, Property
 
 
@@ -70,7 +70,9 @@ def measure(entry: LossEntry, prop: Property) -> bool:
         base = entry.function(*c.args, reduction="none", **c.kwargs)
         for s in (0.37, 5.3):
             args = (c.args[0] * s, *c.args[1:])
-            if not torch.allclose(entry.function(*args, reduction="none", **c.kwargs), base, rtol=1e-9, atol=1e-12):
+            if not torch.allclose(
+                entry.function(*args, reduction="none", **c.kwargs), base, rtol=1e-9, atol=1e-12
+            ):
                 return False
         return True
     if spec.curve is None:

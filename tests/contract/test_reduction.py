@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lc_helpers import ENTRIES, IDS, cast, sample, with_grad
 
 import losscraft
-from losscraft import LossEntry, LosscraftError
+from lc_helpers import ENTRIES, IDS, cast, sample, with_grad
+from losscraft import LosscraftError, LossEntry
 
 
 def _none_numel(entry: LossEntry, out_none: torch.Tensor) -> int:
@@ -37,8 +37,11 @@ def test_none_shape(entry: LossEntry) -> None:
         assert none.dim() >= 1
 
 
-@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.spec.weight == "element"],
-                         ids=[e.name for e in ENTRIES if e.spec.weight == "element"])
+@pytest.mark.parametrize(
+    "entry",
+    [e for e in ENTRIES if e.spec.weight == "element"],
+    ids=[e.name for e in ENTRIES if e.spec.weight == "element"],
+)
 def test_element_weight(entry: LossEntry) -> None:
     c = sample(entry, 5)
     none = entry.function(*c.args, reduction="none", **c.kwargs)
@@ -46,7 +49,9 @@ def test_element_weight(entry: LossEntry) -> None:
     w = torch.rand(none.shape, generator=g, dtype=torch.float64) + 0.1
     wn = entry.function(*c.args, weight=w, reduction="none", **c.kwargs)
     torch.testing.assert_close(wn, w * none)
-    torch.testing.assert_close(entry.function(*c.args, weight=w, reduction="sum", **c.kwargs), (w * none).sum())
+    torch.testing.assert_close(
+        entry.function(*c.args, weight=w, reduction="sum", **c.kwargs), (w * none).sum()
+    )
     torch.testing.assert_close(
         entry.function(*c.args, weight=w, reduction="mean", **c.kwargs), (w * none).sum() / w.sum()
     )
@@ -58,8 +63,10 @@ def test_element_weight(entry: LossEntry) -> None:
     # all-zero weights: mean is 0, not nan
     z = entry.function(*c.args, weight=torch.zeros_like(w), reduction="mean", **c.kwargs)
     assert z.item() == 0.0
-    bad = torch.ones((none.shape[0] + 1,) + tuple(none.shape[1:]), dtype=torch.float64)
-    with pytest.raises(LosscraftError, match="'weight' of shape .* must broadcast to the unreduced loss shape"):
+    bad = torch.ones((none.shape[0] + 1, *none.shape[1:]), dtype=torch.float64)
+    with pytest.raises(
+        LosscraftError, match="'weight' of shape .* must broadcast to the unreduced loss shape"
+    ):
         entry.function(*c.args, weight=bad, **c.kwargs)
     with pytest.raises(LosscraftError, match="'weight' must be a floating-point tensor"):
         entry.function(*c.args, weight=torch.ones(none.shape, dtype=torch.long), **c.kwargs)
@@ -69,7 +76,9 @@ def test_element_weight(entry: LossEntry) -> None:
 def test_bad_reduction_and_params(entry: LossEntry) -> None:
     c = sample(entry, 3)
     fn = entry.function.__name__
-    with pytest.raises(LosscraftError, match=f"{fn}: 'reduction' must be one of 'mean', 'sum', 'none', got 'avg'"):
+    with pytest.raises(
+        LosscraftError, match=f"{fn}: 'reduction' must be one of 'mean', 'sum', 'none', got 'avg'"
+    ):
         entry.function(*c.args, reduction="avg", **c.kwargs)
     for p in entry.spec.params:
         for bad in p.domain.invalid_examples():
@@ -137,7 +146,7 @@ def test_no_input_mutation(entry: LossEntry) -> None:
         out = entry.function(*args, reduction=reduction, **c.kwargs)
         out.sum().backward()
     m(*args).backward()
-    for a, b in zip(args, before):
+    for a, b in zip(args, before, strict=True):
         assert torch.equal(a.detach(), b)
     assert m.get_config() == cfg
     for k, v in m.state_dict().items():

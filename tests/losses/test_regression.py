@@ -49,7 +49,7 @@ def test_parity_with_torch(ours, theirs, kw, reduction) -> None:
     x, y = _pair(1)
     a = _grads(ours, x, y, reduction=reduction, **kw)
     b = _grads(theirs, x, y, reduction=reduction, **kw)
-    for u, v in zip(a, b):
+    for u, v in zip(a, b, strict=True):
         torch.testing.assert_close(u, v, rtol=1e-12, atol=1e-12)
 
 
@@ -149,13 +149,17 @@ def test_quantile_shape_errors() -> None:
     y = torch.zeros(4, 2)
     with pytest.raises(
         LosscraftError,
-        match=r"quantile_loss: 'input' must have shape target.shape \+ \(number of quantiles,\) = \(4, 2, 3\), "
-        r"got \(4, 2\)",
+        match=r"quantile_loss: 'input' must have shape target.shape \+ \(number of quantiles,\) = "
+        r"\(4, 2, 3\), got \(4, 2\)",
     ):
         LF.quantile_loss(torch.zeros(4, 2), y, quantiles=[0.1, 0.5, 0.9])
-    with pytest.raises(LosscraftError, match=r"same shape for a single quantile level, got input \(4, 2, 1\)"):
+    with pytest.raises(
+        LosscraftError, match=r"same shape for a single quantile level, got input \(4, 2, 1\)"
+    ):
         LF.quantile_loss(torch.zeros(4, 2, 1), y, quantiles=0.5)
-    with pytest.raises(LosscraftError, match=r"'quantiles' must be a float in \(0, 1\), or a non-empty sequence"):
+    with pytest.raises(
+        LosscraftError, match=r"'quantiles' must be a float in \(0, 1\), or a non-empty sequence"
+    ):
         LF.quantile_loss(torch.zeros(4, 2, 2), y, quantiles=[0.5, 1.0])
 
 
@@ -163,14 +167,20 @@ def test_error_messages() -> None:
     x = torch.zeros(3, 4)
     with pytest.raises(
         LosscraftError,
-        match=r"^mse_loss: 'input' and 'target' must have the same shape, got input \(3, 4\) and target \(4,\)$",
+        match=r"^mse_loss: 'input' and 'target' must have the same shape, got input \(3, 4\) and "
+        r"target \(4,\)$",
     ):
         LF.mse_loss(x, torch.zeros(4))
     with pytest.raises(LosscraftError, match=r"^huber_loss: 'delta' must be a float in \(0, inf\), got 0.0$"):
         LF.huber_loss(x, x, delta=0.0)
-    with pytest.raises(LosscraftError, match=r"^mae_loss: 'target' must be a floating-point tensor .* got torch.int64$"):
+    with pytest.raises(
+        LosscraftError, match=r"^mae_loss: 'target' must be a floating-point tensor .* got torch.int64$"
+    ):
         LF.mae_loss(x, torch.zeros(3, 4, dtype=torch.long))
-    with pytest.raises(LosscraftError, match=r"^log_cosh_loss: 'reduction' must be one of 'mean', 'sum', 'none', got 'batchmean'$"):
+    with pytest.raises(
+        LosscraftError,
+        match=r"^log_cosh_loss: 'reduction' must be one of 'mean', 'sum', 'none', got 'batchmean'$",
+    ):
         LF.log_cosh_loss(x, x, reduction="batchmean")
     assert issubclass(LosscraftError, ValueError)
 

@@ -1,5 +1,7 @@
-"""Central input validation. Every check raises :class:`LosscraftError` with a message that
-names the function, the argument, what was given and what was expected.
+"""Central input validation.
+
+Every check raises :class:`LosscraftError` with a message that names the function, the
+argument, what was given and what was expected.
 
 Checks that need the *values* of a tensor (class-index range, probability range, ``±1``
 targets) read data back to Python; they are skipped while ``torch.compile`` traces a graph so
@@ -59,9 +61,7 @@ def check_params(spec: LossSpec, values: dict[str, Any]) -> None:
     if "reduction" in values:
         reduction = values["reduction"]
         if not isinstance(reduction, str) or reduction not in REDUCTIONS:
-            raise LosscraftError(
-                f"{fn}: 'reduction' must be one of 'mean', 'sum', 'none', got {reduction!r}"
-            )
+            raise LosscraftError(f"{fn}: 'reduction' must be one of 'mean', 'sum', 'none', got {reduction!r}")
     for p in spec.params:
         if p.name in values and not p.domain.contains(values[p.name]):
             raise LosscraftError(
@@ -84,13 +84,13 @@ def check_tensor(fn: str, name: str, x: Any) -> Tensor:
 
 def check_floating(fn: str, name: str, x: Any) -> Tensor:
     """``x`` must be a float16/bfloat16/float32/float64 tensor."""
-    check_tensor(fn, name, x)
-    if x.dtype not in _FLOATING:
+    t = check_tensor(fn, name, x)
+    if t.dtype not in _FLOATING:
         raise LosscraftError(
             f"{fn}: '{name}' must be a floating-point tensor (float16, bfloat16, float32 or "
-            f"float64), got {x.dtype}"
+            f"float64), got {t.dtype}"
         )
-    return x
+    return t
 
 
 def check_same_shape(fn: str, a: Tensor, b: Tensor, names: tuple[str, str] = ("input", "target")) -> None:
@@ -102,9 +102,7 @@ def check_same_shape(fn: str, a: Tensor, b: Tensor, names: tuple[str, str] = ("i
         )
 
 
-def check_finite_range(
-    fn: str, name: str, x: Tensor, low: float, high: float, what: str = "values"
-) -> None:
+def check_finite_range(fn: str, name: str, x: Tensor, low: float, high: float, what: str = "values") -> None:
     """All values of ``x`` lie in ``[low, high]`` (NaN is out of range)."""
     if is_compiling() or x.numel() == 0:
         return
@@ -135,13 +133,11 @@ def check_values_in(fn: str, name: str, x: Tensor, allowed: Iterable[float], wha
 def check_class_index(
     fn: str, name: str, target: Tensor, num_classes: int, ignore_index: int | None = None
 ) -> None:
-    """``target`` is an integer tensor whose values are class indices in ``[0, num_classes)``
-    or ``ignore_index``."""
+    """``target`` holds integer class indices in ``[0, num_classes)`` or ``ignore_index``."""
     check_tensor(fn, name, target)
     if target.dtype in (torch.bool,) or target.is_floating_point() or target.is_complex():
         raise LosscraftError(
-            f"{fn}: '{name}' must be an integer tensor of class indices (torch.long), got "
-            f"{target.dtype}"
+            f"{fn}: '{name}' must be an integer tensor of class indices (torch.long), got {target.dtype}"
         )
     if is_compiling() or target.numel() == 0:
         return
@@ -153,8 +149,7 @@ def check_class_index(
         first = int(t[bad].flatten()[0].item())
         ign = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
         raise LosscraftError(
-            f"{fn}: '{name}' contains class index {first}, expected values in "
-            f"[0, {num_classes - 1}]{ign}"
+            f"{fn}: '{name}' contains class index {first}, expected values in [0, {num_classes - 1}]{ign}"
         )
 
 
@@ -164,8 +159,7 @@ def check_class_weight(fn: str, name: str, weight: Tensor | None, num_classes: i
         return
     if weight.dim() != 1 or weight.shape[0] != num_classes:
         raise LosscraftError(
-            f"{fn}: '{name}' must have shape ({num_classes},) (one value per class), got "
-            f"{fmt_shape(weight)}"
+            f"{fn}: '{name}' must have shape ({num_classes},) (one value per class), got {fmt_shape(weight)}"
         )
 
 

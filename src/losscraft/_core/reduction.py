@@ -1,4 +1,4 @@
-"""The one reducer every loss goes through.
+r"""The one reducer every loss goes through.
 
 Semantics (documented in ``docs/conventions.md``):
 
@@ -28,8 +28,11 @@ Reduction = Literal["mean", "sum", "none"]
 
 
 def check_weight(fn: str, weight: Tensor | None, loss_shape: torch.Size) -> None:
-    """``weight`` is a floating tensor that broadcasts to the unreduced loss shape without
-    changing it (per-element, per-sample as ``(N, 1, ...)``, or per-feature)."""
+    """``weight`` is a floating tensor that broadcasts to the unreduced loss shape.
+
+    Broadcasting must not change that shape: per element, per sample as ``(N, 1, ...)``, or per
+    feature.
+    """
     if weight is None:
         return
     if not isinstance(weight, Tensor):
@@ -37,7 +40,7 @@ def check_weight(fn: str, weight: Tensor | None, loss_shape: torch.Size) -> None
     if not weight.is_floating_point():
         raise LosscraftError(f"{fn}: 'weight' must be a floating-point tensor, got {weight.dtype}")
     try:
-        out = torch.broadcast_shapes(weight.shape, loss_shape)
+        out = torch.broadcast_shapes(weight.shape, loss_shape)  # type: ignore[no-untyped-call]
     except RuntimeError:
         out = None
     if out != loss_shape:

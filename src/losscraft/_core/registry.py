@@ -104,7 +104,7 @@ def catalog(
     *,
     family: Family | str | None = None,
     task: Task | str | None = None,
-    property: Property | str | None = None,  # noqa: A002 - the natural name in a filter
+    property: Property | str | None = None,
     input_kind: InputKind | str | None = None,
     target_kind: TargetKind | str | None = None,
 ) -> list[LossEntry]:

@@ -16,7 +16,11 @@ def randn(shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype
 
 
 def uniform(
-    shape: tuple[int, ...], generator: torch.Generator, dtype: torch.dtype, low: float = 0.0, high: float = 1.0
+    shape: tuple[int, ...],
+    generator: torch.Generator,
+    dtype: torch.dtype,
+    low: float = 0.0,
+    high: float = 1.0,
 ) -> Tensor:
     """Uniform values in ``[low, high)`` drawn in float64."""
     return (low + (high - low) * torch.rand(shape, generator=generator, dtype=torch.float64)).to(dtype)

@@ -13,7 +13,7 @@ Every field is either *executable* (checked by a generic test over the whole reg
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
@@ -411,7 +411,3 @@ class LossSpec:
         """Whether the loss declares ``prop``."""
         return prop in self.properties
 
-
-def as_sequence(value: float | Sequence[float]) -> list[float]:
-    """A scalar or sequence of floats as a list."""
-    return list(value) if isinstance(value, (list, tuple)) else [float(value)]

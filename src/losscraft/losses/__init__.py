@@ -1,6 +1,6 @@
 """Every loss family; importing this package fills the registry."""
 
-from . import (  # noqa: F401  (registration side effect)
+from . import (  # registration side effect
     classification,
     divergence,
     embedding,

@@ -31,8 +31,12 @@ SPEC = LossSpec(
     input_kind=InputKind.REAL,
     target_kind=TargetKind.REAL,
     params=(
-        Param("delta", 1.0, Interval(0.0, math.inf, low_closed=False),
-              "residual size where the loss turns from quadratic to linear (target units)"),
+        Param(
+            "delta",
+            1.0,
+            Interval(0.0, math.inf, low_closed=False),
+            "residual size where the loss turns from quadratic to linear (target units)",
+        ),
     ),
     properties=frozenset(
         {
@@ -51,8 +55,13 @@ SPEC = LossSpec(
     ),
     summary="Quadratic for small residuals, linear beyond delta: MSE near 0, MAE in the tails.",
     references=(
-        Ref("P. J. Huber", "Robust Estimation of a Location Parameter",
-            "Annals of Mathematical Statistics 35(1)", 1964, "https://doi.org/10.1214/aoms/1177703732"),
+        Ref(
+            "P. J. Huber",
+            "Robust Estimation of a Location Parameter",
+            "Annals of Mathematical Statistics 35(1)",
+            1964,
+            "https://doi.org/10.1214/aoms/1177703732",
+        ),
     ),
     sample=real_pair_sample,
     curve=Curve("residual", (-4.0, 4.0), residual_curve_call),

@@ -34,8 +34,13 @@ SPEC = LossSpec(
     formula=r"\ell(r) = \log\cosh(r),\quad r = \hat y - y",
     summary="log(cosh(r)): ~r^2/2 near zero, ~|r| - log 2 in the tails, twice differentiable.",
     references=(
-        Ref("O. Saleh, S. Saleh", "Statistical properties of the log-cosh loss function used in "
-            "machine learning", "arXiv:2208.04564", 2022, "https://arxiv.org/abs/2208.04564"),
+        Ref(
+            "O. Saleh, S. Saleh",
+            "Statistical properties of the log-cosh loss function used in machine learning",
+            "arXiv:2208.04564",
+            2022,
+            "https://arxiv.org/abs/2208.04564",
+        ),
     ),
     sample=real_pair_sample,
     curve=Curve("residual", (-4.0, 4.0), residual_curve_call),

@@ -32,8 +32,13 @@ SPEC = LossSpec(
     summary="Absolute error (L1); estimates the conditional median, robust to outliers.",
     references=(
         Ref("P. S. Laplace", "Théorie analytique des probabilités", "Courcier", 1812),
-        Ref("R. Koenker, G. Bassett", "Regression Quantiles", "Econometrica 46(1)", 1978,
-            "https://doi.org/10.2307/1913643"),
+        Ref(
+            "R. Koenker, G. Bassett",
+            "Regression Quantiles",
+            "Econometrica 46(1)",
+            1978,
+            "https://doi.org/10.2307/1913643",
+        ),
     ),
     sample=real_pair_sample,
     curve=Curve("residual", (-4.0, 4.0), residual_curve_call),

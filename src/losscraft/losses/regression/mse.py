@@ -24,9 +24,7 @@ SPEC = LossSpec(
     ),
     formula=r"\ell(\hat y, y) = (\hat y - y)^2",
     summary="Squared error; estimates the conditional mean, sensitive to outliers.",
-    references=(
-        Ref("C. F. Gauss", "Theoria motus corporum coelestium", "Perthes et Besser", 1809),
-    ),
+    references=(Ref("C. F. Gauss", "Theoria motus corporum coelestium", "Perthes et Besser", 1809),),
     sample=real_pair_sample,
     curve=Curve("residual", (-4.0, 4.0), residual_curve_call),
     when_to_use="Gaussian-like noise and when the mean is what you predict; avoid with outliers.",

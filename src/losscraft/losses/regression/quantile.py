@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -30,7 +31,11 @@ from ..._core.spec import (
 
 
 def _sample(
-    n: int, *, generator: torch.Generator, dtype: torch.dtype, quantiles: float | Sequence[float] = 0.5,
+    n: int,
+    *,
+    generator: torch.Generator,
+    dtype: torch.dtype,
+    quantiles: float | Sequence[float] = 0.5,
     **_: object,
 ) -> Call:
     target = randn((n, 3), generator, dtype)
@@ -52,8 +57,12 @@ SPEC = LossSpec(
     input_kind=InputKind.REAL,
     target_kind=TargetKind.REAL,
     params=(
-        Param("quantiles", 0.5, FloatSeq(Interval(0.0, 1.0, low_closed=False, high_closed=False)),
-              "quantile level tau, or a sequence of levels matching input's trailing dimension"),
+        Param(
+            "quantiles",
+            0.5,
+            FloatSeq(Interval(0.0, 1.0, low_closed=False, high_closed=False)),
+            "quantile level tau, or a sequence of levels matching input's trailing dimension",
+        ),
     ),
     # Properties at the default (tau = 0.5, i.e. half the absolute error).
     properties=frozenset(
@@ -69,8 +78,13 @@ SPEC = LossSpec(
     formula=r"\rho_\tau(u) = \max(\tau u, (\tau - 1) u),\quad u = y - \hat y",
     summary="Pinball loss; its minimiser is the tau-quantile. Several levels at once for intervals.",
     references=(
-        Ref("R. Koenker, G. Bassett", "Regression Quantiles", "Econometrica 46(1)", 1978,
-            "https://doi.org/10.2307/1913643"),
+        Ref(
+            "R. Koenker, G. Bassett",
+            "Regression Quantiles",
+            "Econometrica 46(1)",
+            1978,
+            "https://doi.org/10.2307/1913643",
+        ),
     ),
     sample=_sample,
     curve=Curve("residual", (-4.0, 4.0), _curve),
@@ -151,7 +165,7 @@ def quantile_loss(
                 f"{fn}: 'input' and 'target' must have the same shape for a single quantile "
                 f"level, got input {fmt_shape(input)} and target {fmt_shape(target)}"
             )
-        tau = float(quantiles)
+        tau = float(cast(float, quantiles))
         u = y - x
     check_weight(fn, weight, x.shape)
     # max(tau*u, (tau-1)*u) rather than a where(): one fused op, gradient (tau - 1[u<0])·du.
