@@ -10,8 +10,9 @@ import torch
 
 import losscraft
 import losscraft.functional as LF
-from lc_helpers import ENTRIES, IDS, sample
 from losscraft import LossEntry, LossModule
+
+from lc_helpers import ENTRIES, IDS, sample
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)

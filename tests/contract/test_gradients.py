@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lc_helpers import ENTRIES, IDS, diff_positions, sample
 from losscraft import LossEntry
+
+from lc_helpers import ENTRIES, IDS, diff_positions, sample
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)

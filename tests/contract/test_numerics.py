@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lc_helpers import ENTRIES, IDS, cast, sample, with_grad
 from losscraft import InputKind, LossEntry
+
+from lc_helpers import ENTRIES, IDS, cast, sample, with_grad
 
 
 def _extreme(entry: LossEntry, scale: float, seed: int = 5):

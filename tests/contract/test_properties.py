@@ -15,8 +15,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lc_helpers import ENTRIES, IDS, defaults_kwargs, sample
 from losscraft import CHECKED_PROPERTIES, InputKind, LossEntry, Property
+
+from lc_helpers import ENTRIES, IDS, defaults_kwargs, sample
 
 
 def _curve_values(entry: LossEntry, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 import losscraft
-from lc_helpers import ENTRIES, IDS, cast, sample, with_grad
 from losscraft import LosscraftError, LossEntry
+
+from lc_helpers import ENTRIES, IDS, cast, sample, with_grad
 
 
 def _none_numel(entry: LossEntry, out_none: torch.Tensor) -> int:

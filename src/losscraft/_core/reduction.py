@@ -39,11 +39,10 @@ def check_weight(fn: str, weight: Tensor | None, loss_shape: torch.Size) -> None
         raise LosscraftError(f"{fn}: 'weight' must be a torch.Tensor or None, got {type(weight).__name__}")
     if not weight.is_floating_point():
         raise LosscraftError(f"{fn}: 'weight' must be a floating-point tensor, got {weight.dtype}")
-    try:
-        out = torch.broadcast_shapes(weight.shape, loss_shape)  # type: ignore[no-untyped-call]
-    except RuntimeError:
-        out = None
-    if out != loss_shape:
+    # Hand-written broadcast test: torch.broadcast_shapes imports sympy on first use (~1 s).
+    ws, ls = tuple(weight.shape), tuple(loss_shape)
+    ok = len(ws) <= len(ls) and all(w in (1, n) for w, n in zip(reversed(ws), reversed(ls), strict=False))
+    if not ok:
         raise LosscraftError(
             f"{fn}: 'weight' of shape {fmt_shape(weight)} must broadcast to the unreduced loss "
             f"shape {fmt_shape(loss_shape)}"

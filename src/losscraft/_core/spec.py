@@ -410,4 +410,3 @@ class LossSpec:
     def has(self, prop: Property) -> bool:
         """Whether the loss declares ``prop``."""
         return prop in self.properties
-
