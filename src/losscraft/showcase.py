@@ -33,7 +33,8 @@ __all__ = ["main"]
 def _console() -> Any:
     from rich.console import Console
 
-    return Console()
+    # at least 120 columns: the catalog table is unreadable at the 80 of a non-terminal (CI log)
+    return Console(width=max(Console().width, 120))
 
 
 def _table(title: str, columns: list[str], rows: list[list[str]]) -> Any:
@@ -171,17 +172,27 @@ def numerics() -> list[dict[str, str]]:
     p = torch.sigmoid(x)
     naive_bce = -(t * torch.log(p) + (1 - t) * torch.log(1 - p)).mean()
     pt = p * t + (1 - p) * (1 - t)
-    naive_focal = (-(1 - pt) ** 2 * torch.log(pt)).mean()
+    naive_focal = (-((1 - pt) ** 2) * torch.log(pt)).mean()
     logits = torch.tensor([[1e4, -1e4, 0.0]], dtype=torch.float16)
     naive_ce = -torch.log(torch.softmax(logits, 1)[0, 1])
     r = torch.tensor([1e4], dtype=torch.float32)
     rows = [
         ("BCE, fp16 logits +-1e4", naive_bce, LF.bce_with_logits_loss(x, t)),
         ("focal, fp16 logits +-1e4", naive_focal, LF.binary_focal_loss(x, t, alpha=None)),
-        ("cross-entropy, fp16 logit 1e4 wrong class", naive_ce, LF.cross_entropy_loss(logits, torch.tensor([1]))),
-        ("log-cosh, residual 1e4 (float32)", torch.log(torch.cosh(r)).mean(), LF.log_cosh_loss(r, torch.zeros(1))),
+        (
+            "cross-entropy, fp16 logit 1e4 wrong class",
+            naive_ce,
+            LF.cross_entropy_loss(logits, torch.tensor([1])),
+        ),
+        (
+            "log-cosh, residual 1e4 (float32)",
+            torch.log(torch.cosh(r)).mean(),
+            LF.log_cosh_loss(r, torch.zeros(1)),
+        ),
     ]
-    return [{"case": c, "textbook formula": f"{float(a):.6g}", "losscraft": f"{float(b):.6g}"} for c, a, b in rows]
+    return [
+        {"case": c, "textbook formula": f"{float(a):.6g}", "losscraft": f"{float(b):.6g}"} for c, a, b in rows
+    ]
 
 
 def plot_curves(path: Path) -> None:
@@ -240,29 +251,45 @@ def main(argv: list[str] | None = None) -> int:
     con = _console()
     con.rule(f"losscraft {losscraft.__version__}: {len(losscraft.catalog())} losses")
     con.print(
-        _table("Catalog (properties measured by the contract tests)",
-               ["key", "family", "input -> target", "defaults", "properties"], catalog_rows())
+        _table(
+            "Catalog (properties measured by the contract tests)",
+            ["key", "family", "input -> target", "defaults", "properties"],
+            catalog_rows(),
+        )
     )
     with Progress(console=con, transient=True) as progress:
         reg = robust_regression(args.steps, progress)
         clf = imbalanced_classification(args.steps, progress)
     con.print(
-        _table("Robust regression: diabetes, 15% of training targets corrupted (lower is better)",
-               ["loss", "test MAE", "test RMSE"],
-               [[str(r["loss"]), f"{r['test MAE']:.1f}", f"{r['test RMSE']:.1f}"] for r in reg])
+        _table(
+            "Robust regression: diabetes, 15% of training targets corrupted (lower is better)",
+            ["loss", "test MAE", "test RMSE"],
+            [[str(r["loss"]), f"{r['test MAE']:.1f}", f"{r['test RMSE']:.1f}"] for r in reg],
+        )
     )
     con.print(
-        _table("Imbalanced classification: breast cancer, ~6% positives (higher is better)",
-               ["loss", "balanced accuracy", "average precision"],
-               [[str(r["loss"]), f"{r['balanced accuracy']:.3f}", f"{r['average precision']:.3f}"] for r in clf])
+        _table(
+            "Imbalanced classification: breast cancer, ~6% positives (higher is better)",
+            ["loss", "balanced accuracy", "average precision"],
+            [[str(r["loss"]), f"{r['balanced accuracy']:.3f}", f"{r['average precision']:.3f}"] for r in clf],
+        )
     )
     num = numerics()
-    con.print(_table("Numerics at extreme inputs", ["case", "textbook formula", "losscraft"],
-                     [[r["case"], r["textbook formula"], r["losscraft"]] for r in num]))
+    con.print(
+        _table(
+            "Numerics at extreme inputs",
+            ["case", "textbook formula", "losscraft"],
+            [[r["case"], r["textbook formula"], r["losscraft"]] for r in num],
+        )
+    )
     png = out / "curves.png"
     plot_curves(png)
-    results = {"regression": reg, "classification": clf, "numerics": num,
-               "seconds": round(time.perf_counter() - t0, 2)}
+    results = {
+        "regression": reg,
+        "classification": clf,
+        "numerics": num,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
     (out / "results.json").write_text(json.dumps(results, indent=2, default=_json_default))
     con.print(f"wrote [bold]{png}[/] and [bold]{out / 'results.json'}[/] in {results['seconds']} s")
     return 0

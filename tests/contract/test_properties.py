@@ -16,14 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from losscraft import CHECKED_PROPERTIES, InputKind, LossEntry, Property
+from losscraft._core.spec import Curve
 
 from lc_helpers import ENTRIES, IDS, defaults_kwargs, sample
 
 
-def _curve_values(entry: LossEntry, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _curve_values(entry: LossEntry, curve: Curve, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss and d loss / d x along the curve (float64)."""
-    curve = entry.spec.curve
-    assert curve is not None
     x = x.detach().clone().requires_grad_(True)
     call = curve.make(x, **defaults_kwargs(entry))
     v = entry.function(*call.args, reduction="none", **call.kwargs).reshape(-1)
@@ -32,25 +31,13 @@ def _curve_values(entry: LossEntry, x: torch.Tensor) -> tuple[torch.Tensor, torc
     return v.detach(), g
 
 
-def _grid(entry: LossEntry, n: int) -> torch.Tensor:
-    curve = entry.spec.curve
-    assert curve is not None
+def _grid(curve: Curve, n: int) -> torch.Tensor:
     lo, hi = curve.domain
     return torch.linspace(lo, hi, n, dtype=torch.float64)
 
 
-def _symmetric_grid(entry: LossEntry, n: int) -> torch.Tensor:
-    curve = entry.spec.curve
-    assert curve is not None
-    half = min(curve.zero - curve.domain[0], curve.domain[1] - curve.zero)
-    t = torch.linspace(0.0, half, n, dtype=torch.float64)
-    return torch.cat([curve.zero - t, curve.zero + t])
-
-
-def _approach(entry: LossEntry) -> list[torch.Tensor]:
+def _approach(curve: Curve) -> list[torch.Tensor]:
     """Point sequences walking towards each end of the curve's extent."""
-    curve = entry.spec.curve
-    assert curve is not None
     lo, hi = curve.extent
     out = []
     for end, sign in ((lo, -1.0), (hi, 1.0)):
@@ -62,6 +49,43 @@ def _approach(entry: LossEntry) -> list[torch.Tensor]:
     return out
 
 
+def measure_on_curve(entry: LossEntry, curve: Curve, prop: Property) -> bool:
+    if prop is Property.NONNEGATIVE:
+        v, _ = _curve_values(entry, curve, _grid(curve, 801))
+        return bool((v >= -1e-12).all())
+    if prop is Property.ZERO_AT_MATCH:
+        v0, _ = _curve_values(entry, curve, torch.tensor([curve.zero], dtype=torch.float64))
+        v, _ = _curve_values(entry, curve, _grid(curve, 801))
+        return abs(v0.item()) < 1e-10 and bool((v >= v0.item() - 1e-12).all())
+    if prop is Property.SYMMETRIC:
+        half = min(curve.zero - curve.domain[0], curve.domain[1] - curve.zero)
+        if half <= 0:
+            return False  # the domain must extend on both sides of zero to show symmetry
+        t = torch.linspace(0.0, half, 200, dtype=torch.float64)
+        v, _ = _curve_values(entry, curve, torch.cat([curve.zero - t, curve.zero + t]))
+        return bool(torch.allclose(v[:200], v[200:], rtol=1e-9, atol=1e-12))
+    if prop is Property.CONVEX:
+        v, _ = _curve_values(entry, curve, _grid(curve, 801))
+        d2 = v[2:] - 2 * v[1:-1] + v[:-2]
+        return bool((d2 >= -1e-9 * max(1.0, v.abs().max().item())).all())
+    if prop is Property.SMOOTH:
+        # C1: the largest jump of the gradient between neighbours shrinks ~10x when the grid
+        # is refined 10x; at a kink it does not shrink.
+        _, g1 = _curve_values(entry, curve, _grid(curve, 401))
+        _, g2 = _curve_values(entry, curve, _grid(curve, 4001))
+        j1 = (g1[1:] - g1[:-1]).abs().max().item()
+        j2 = (g2[1:] - g2[:-1]).abs().max().item()
+        return j1 < 1e-12 or j2 < 0.3 * j1
+    if prop is Property.BOUNDED_GRADIENT:
+        for pts in _approach(curve):
+            _, g = _curve_values(entry, curve, pts)
+            g = g.abs()
+            if not torch.isfinite(g).all() or g[-1].item() > 4.0 * max(g[0].item(), 1e-6):
+                return False
+        return True
+    raise AssertionError(f"no measurement for {prop}")
+
+
 def measure(entry: LossEntry, prop: Property) -> bool:
     spec = entry.spec
     if prop is Property.NEEDS_LOGITS:
@@ -71,48 +95,18 @@ def measure(entry: LossEntry, prop: Property) -> bool:
         base = entry.function(*c.args, reduction="none", **c.kwargs)
         for s in (0.37, 5.3):
             args = (c.args[0] * s, *c.args[1:])
-            if not torch.allclose(
-                entry.function(*args, reduction="none", **c.kwargs), base, rtol=1e-9, atol=1e-12
-            ):
+            out = entry.function(*args, reduction="none", **c.kwargs)
+            if not torch.allclose(out, base, rtol=1e-9, atol=1e-12):
                 return False
         return True
-    if spec.curve is None:
+    if not spec.curves:
         return False
+    ok = all(measure_on_curve(entry, curve, prop) for curve in spec.curves)
     if prop is Property.NONNEGATIVE:
-        v, _ = _curve_values(entry, _grid(entry, 801))
-        ok = bool((v >= -1e-12).all())
         for seed in range(3):
             c = sample(entry, 8, seed=seed)
             ok &= bool((entry.function(*c.args, reduction="none", **c.kwargs) >= -1e-12).all())
-        return ok
-    if prop is Property.ZERO_AT_MATCH:
-        v0, _ = _curve_values(entry, torch.tensor([spec.curve.zero], dtype=torch.float64))
-        v, _ = _curve_values(entry, _grid(entry, 801))
-        return abs(v0.item()) < 1e-10 and bool((v >= v0.item() - 1e-12).all())
-    if prop is Property.SYMMETRIC:
-        v, _ = _curve_values(entry, _symmetric_grid(entry, 200))
-        left, right = v[:200], v[200:]
-        return bool(torch.allclose(left, right, rtol=1e-9, atol=1e-12))
-    if prop is Property.CONVEX:
-        v, _ = _curve_values(entry, _grid(entry, 801))
-        d2 = v[2:] - 2 * v[1:-1] + v[:-2]
-        return bool((d2 >= -1e-9 * max(1.0, v.abs().max().item())).all())
-    if prop is Property.SMOOTH:
-        # C1: the largest jump of the gradient between neighbours shrinks ~10x when the grid
-        # is refined 10x; at a kink it does not shrink.
-        _, g1 = _curve_values(entry, _grid(entry, 401))
-        _, g2 = _curve_values(entry, _grid(entry, 4001))
-        j1 = (g1[1:] - g1[:-1]).abs().max().item()
-        j2 = (g2[1:] - g2[:-1]).abs().max().item()
-        return j1 < 1e-12 or j2 < 0.3 * j1
-    if prop is Property.BOUNDED_GRADIENT:
-        for pts in _approach(entry):
-            _, g = _curve_values(entry, pts)
-            g = g.abs()
-            if not torch.isfinite(g).all() or g[-1].item() > 4.0 * max(g[0].item(), 1e-6):
-                return False
-        return True
-    raise AssertionError(f"no measurement for {prop}")
+    return ok
 
 
 CASES = [(e, p) for e in ENTRIES for p in sorted(CHECKED_PROPERTIES, key=str)]
@@ -131,10 +125,12 @@ def test_declared_property_is_measured(entry: LossEntry, prop: Property) -> None
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
 def test_every_entry_has_a_curve(entry: LossEntry) -> None:
     assert entry.spec.curve is not None
-    lo, hi = entry.spec.curve.domain
-    assert lo < hi
-    v, g = _curve_values(entry, _grid(entry, 11))
-    assert torch.isfinite(v).all() and torch.isfinite(g).all()
+    for curve in entry.spec.curves:
+        lo, hi = curve.domain
+        assert lo < hi
+        assert curve.extent[0] <= lo and hi <= curve.extent[1]
+        v, g = _curve_values(entry, curve, _grid(curve, 11))
+        assert torch.isfinite(v).all() and torch.isfinite(g).all()
 
 
 NONNEG = [e for e in ENTRIES if Property.NONNEGATIVE in e.spec.properties]

@@ -54,8 +54,10 @@ def reduce(
     reduction: str,
     weight: Tensor | None = None,
     mask: Tensor | None = None,
+    *,
+    denominator: Tensor | None = None,
 ) -> Tensor:
-    """Reduce an unreduced loss tensor.
+    r"""Reduce an unreduced loss tensor.
 
     Args:
         values: the per-element or per-sample loss, already in the compute dtype. Masked
@@ -63,10 +65,22 @@ def reduce(
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (validated by the caller).
         weight: optional non-negative weights broadcastable to ``values``.
         mask: optional boolean tensor of ``values``' shape; ``False`` positions are ignored.
+        denominator: for ``values`` that *already carry* per-position weights ``d`` (e.g.
+            torch's label-smoothed, class-weighted cross-entropy, whose smoothing term is
+            weighted by every class): ``"mean"`` is then :math:`\sum_i m_i v_i / \sum_i m_i d_i`.
+            Mutually exclusive with ``weight``.
 
     Returns:
         The reduced loss (a 0-dim tensor) or, for ``"none"``, a tensor of ``values``' shape.
     """
+    if denominator is not None:
+        if weight is not None:
+            raise LosscraftError("reduce: pass either 'weight' or 'denominator', not both")
+        num = reduce(values, "sum" if reduction == "mean" else reduction, mask=mask)
+        if reduction != "mean":
+            return num
+        den = reduce(denominator.to(values.dtype).expand_as(values), "sum", mask=mask)
+        return num / torch.where(den > 0, den, torch.ones_like(den))
     w: Tensor | None = None
     if weight is not None:
         w = weight.to(values.dtype)

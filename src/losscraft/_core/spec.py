@@ -340,6 +340,7 @@ class Curve:
     make: Callable[..., Call]
     zero: float = 0.0
     extent: tuple[float, float] = (-math.inf, math.inf)
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -360,6 +361,8 @@ class LossSpec:
         references: literature.
         sample: random valid inputs (see :data:`SampleFn`).
         curve: a 1-D slice for property checks and plots, or ``None``.
+        more_curves: further slices for losses with several branches (e.g. similar and
+            dissimilar pairs); a measured property must hold on every curve.
         none_shape: what ``reduction="none"`` returns: ``"element"`` (input's shape),
             ``"sample"`` (one value per sample / position, class dim reduced), or a short
             free-text description for special cases.
@@ -384,6 +387,7 @@ class LossSpec:
     references: tuple[Ref, ...]
     sample: SampleFn
     curve: Curve | None = None
+    more_curves: tuple[Curve, ...] = ()
     inputs: tuple[str, ...] = ("input", "target")
     none_shape: str = "element"
     weight: Literal["element", "class"] = "element"
@@ -399,6 +403,11 @@ class LossSpec:
     def defaults(self) -> dict[str, Any]:
         """Hyperparameter defaults, including ``reduction``."""
         return {**{p.name: p.default for p in self.params}, "reduction": "mean"}
+
+    @property
+    def curves(self) -> tuple[Curve, ...]:
+        """All curves: the primary one first."""
+        return () if self.curve is None else (self.curve, *self.more_curves)
 
     def param(self, name: str) -> Param:
         """Look up a hyperparameter by name."""

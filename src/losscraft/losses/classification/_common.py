@@ -15,7 +15,6 @@ from ..._core.checks import (
     to_compute,
 )
 from ..._core.errors import LosscraftError
-from ..._core.reduction import reduce
 from ..._core.sampling import randn, uniform
 from ..._core.spec import Call
 
@@ -28,7 +27,6 @@ __all__ = [
     "multiclass_curve_call",
     "multiclass_sample",
     "prepare_binary",
-    "reduce_normalized",
 ]
 
 NUM_SAMPLE_CLASSES = 4
@@ -38,8 +36,10 @@ NUM_SAMPLE_CLASSES = 4
 def prepare_binary(
     fn: str, input: Tensor, target: Tensor, *, probabilities: bool = False
 ) -> tuple[Tensor, Tensor]:
-    """Floating ``input``/``target`` of one shape, targets in [0, 1] (and ``input`` too when
-    ``probabilities``), cast to the compute dtype."""
+    """Validate a binary ``(input, target)`` pair and cast it to the compute dtype.
+
+    Both floating, one shape, targets in [0, 1] (and ``input`` too when ``probabilities``).
+    """
     check_floating(fn, "input", input)
     check_floating(fn, "target", target)
     check_same_shape(fn, input, target)
@@ -74,31 +74,6 @@ def check_index_target(fn: str, input: Tensor, target: Tensor, ignore_index: int
             f"{fn}: 'target' of class indices must have shape (N, d1, ...) = {fmt_shape(expected)} "
             f"(input {fmt_shape(input)} without the class dim 1), got {fmt_shape(target)}"
         )
-
-
-# --------------------------------------------------------------------------- reduction
-def reduce_normalized(values: Tensor, reduction: str, mask: Tensor | None, norm: Tensor | None) -> Tensor:
-    r"""Reduce ``values`` that already carry a per-position weight ``norm``.
-
-    ``"none"``/``"sum"`` as :func:`reduce` with ``mask``; ``"mean"`` is
-    $\sum_i m_i v_i / \sum_i m_i n_i$, i.e. torch's class-weighted mean
-    $\sum_i w_{y_i}\ell_i / \sum_i w_{y_i}$ when ``values = w_y * l`` and ``norm = w_y``.
-
-    Why not ``reduce(l, reduction, weight=w_y, mask)``: torch's label-smoothed, class-weighted
-    cross-entropy is not ``w_y`` times an unweighted loss (the smoothing term is weighted by
-    every class's weight), so the weighted values come from torch and only the denominator is
-    ``sum(w_y)``. Sharing this one function is also what makes ``focal_loss(gamma=0)`` equal
-    ``cross_entropy_loss`` bit for bit. A zero denominator (everything ignored, empty, or all
-    class weights 0) gives 0, attached to the graph, with zero gradients.
-    """
-    if norm is None or reduction != "mean":
-        return reduce(values, reduction, mask=mask)
-    num = reduce(values, "sum", mask=mask)
-    norm = norm.to(values.dtype).expand_as(values)
-    den = reduce(norm, "sum", mask=mask)
-    pos = den > 0
-    # divide-no-nan; num * 0 (not a new constant) keeps the result attached to the graph.
-    return torch.where(pos, num / torch.where(pos, den, torch.ones_like(den)), num * 0)
 
 
 # --------------------------------------------------------------------------- samples and curves
@@ -139,8 +114,11 @@ def _num_classes(hparams: dict[str, object], key: str) -> int:
 def multiclass_sample(
     n: int, *, generator: torch.Generator, dtype: torch.dtype, class_param: str = "weight", **hparams: object
 ) -> Call:
-    """Logits ``(n, C)`` and class indices ``(n,)`` in ``[0, C)``; ``C`` follows a per-class
-    hyperparameter when one is given (else 4). No position equals ``ignore_index``."""
+    """Logits ``(n, C)`` and class indices ``(n,)`` in ``[0, C)``.
+
+    ``C`` follows a per-class hyperparameter when one is given (else 4). No position equals
+    ``ignore_index``.
+    """
     c = _num_classes(hparams, class_param)
     x = randn((n, c), generator, torch.float64) * 2.0
     t = torch.randint(0, c, (n,), generator=generator, dtype=torch.long)

@@ -32,10 +32,18 @@ SPEC = LossSpec(
     input_kind=InputKind.LOGITS,
     target_kind=TargetKind.BINARY,
     params=(
-        Param("pos_weight", None, TensorDomain(optional=True),
-              "weight of the positive term per label (last dim of input), e.g. n_neg / n_pos"),
-        Param("label_smoothing", 0.0, Interval(0.0, 1.0, high_closed=False),
-              "epsilon: targets become y (1 - epsilon) + epsilon / 2"),
+        Param(
+            "pos_weight",
+            None,
+            TensorDomain(optional=True),
+            "weight of the positive term per label (last dim of input), e.g. n_neg / n_pos",
+        ),
+        Param(
+            "label_smoothing",
+            0.0,
+            Interval(0.0, 1.0, high_closed=False),
+            "epsilon: targets become y (1 - epsilon) + epsilon / 2",
+        ),
     ),
     properties=frozenset(
         {
@@ -52,12 +60,20 @@ SPEC = LossSpec(
     ),
     summary="Sigmoid + binary cross-entropy in one stable step; per-label pos_weight, label smoothing.",
     references=(
-        Ref("D. R. Cox", "The Regression Analysis of Binary Sequences",
-            "Journal of the Royal Statistical Society B 20(2)", 1958,
-            "https://doi.org/10.1111/j.2517-6161.1958.tb00292.x"),
-        Ref("C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens, Z. Wojna",
-            "Rethinking the Inception Architecture for Computer Vision (label smoothing)", "CVPR", 2016,
-            "https://arxiv.org/abs/1512.00567"),
+        Ref(
+            "D. R. Cox",
+            "The Regression Analysis of Binary Sequences",
+            "Journal of the Royal Statistical Society B 20(2)",
+            1958,
+            "https://doi.org/10.1111/j.2517-6161.1958.tb00292.x",
+        ),
+        Ref(
+            "C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens, Z. Wojna",
+            "Rethinking the Inception Architecture for Computer Vision (label smoothing)",
+            "CVPR",
+            2016,
+            "https://arxiv.org/abs/1512.00567",
+        ),
     ),
     sample=binary_logits_sample,
     curve=Curve("logit", (-6.0, 6.0), binary_curve_call),

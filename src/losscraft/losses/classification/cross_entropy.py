@@ -38,7 +38,6 @@ from ._common import (
     check_index_target,
     multiclass_curve_call,
     multiclass_sample,
-    reduce_normalized,
 )
 
 SPEC = LossSpec(
@@ -48,12 +47,24 @@ SPEC = LossSpec(
     input_kind=InputKind.LOGITS,
     target_kind=TargetKind.CLASS_INDEX_OR_PROBABILITIES,
     params=(
-        Param("weight", None, TensorDomain(optional=True),
-              "per-class weight w_c of shape (C,); 'mean' divides by the sum of w_y"),
-        Param("ignore_index", -100, Interval(-math.inf, math.inf, integer=True),
-              "class-index target value that is skipped (index targets only)"),
-        Param("label_smoothing", 0.0, Interval(0.0, 1.0),
-              "epsilon: the target becomes (1 - epsilon) one-hot + epsilon / C"),
+        Param(
+            "weight",
+            None,
+            TensorDomain(optional=True),
+            "per-class weight w_c of shape (C,); 'mean' divides by the sum of w_y",
+        ),
+        Param(
+            "ignore_index",
+            -100,
+            Interval(-math.inf, math.inf, integer=True),
+            "class-index target value that is skipped (index targets only)",
+        ),
+        Param(
+            "label_smoothing",
+            0.0,
+            Interval(0.0, 1.0),
+            "epsilon: the target becomes (1 - epsilon) one-hot + epsilon / C",
+        ),
     ),
     properties=frozenset(
         {
@@ -71,11 +82,20 @@ SPEC = LossSpec(
     summary="Softmax cross-entropy (negative log-likelihood), class indices or probabilities, "
     "class weights, ignore_index, label smoothing.",
     references=(
-        Ref("I. Goodfellow, Y. Bengio, A. Courville", "Deep Learning, section 6.2.2.3 (softmax units)",
-            "MIT Press", 2016, "https://www.deeplearningbook.org/"),
-        Ref("C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens, Z. Wojna",
-            "Rethinking the Inception Architecture for Computer Vision (label smoothing)", "CVPR", 2016,
-            "https://arxiv.org/abs/1512.00567"),
+        Ref(
+            "I. Goodfellow, Y. Bengio, A. Courville",
+            "Deep Learning, section 6.2.2.3 (softmax units)",
+            "MIT Press",
+            2016,
+            "https://www.deeplearningbook.org/",
+        ),
+        Ref(
+            "C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens, Z. Wojna",
+            "Rethinking the Inception Architecture for Computer Vision (label smoothing)",
+            "CVPR",
+            2016,
+            "https://arxiv.org/abs/1512.00567",
+        ),
     ),
     sample=multiclass_sample,
     curve=Curve("logit", (-6.0, 6.0), multiclass_curve_call),
@@ -161,8 +181,12 @@ def cross_entropy_loss(
     fn = "cross_entropy_loss"
     check_params(
         SPEC,
-        {"weight": weight, "ignore_index": ignore_index, "label_smoothing": label_smoothing,
-         "reduction": reduction},
+        {
+            "weight": weight,
+            "ignore_index": ignore_index,
+            "label_smoothing": label_smoothing,
+            "reduction": reduction,
+        },
     )
     num_classes = check_class_input(fn, input)
     check_class_weight(fn, "weight", weight, num_classes)
@@ -195,7 +219,9 @@ def cross_entropy_loss(
     if w is not None:
         # Class weight of each position's target; ignored positions get class 0 (masked anyway).
         w_y = w[torch.where(mask, t, torch.zeros_like(t))]
-    return reduce_normalized(values, reduction, mask, w_y)
+    # torch's values already carry w_y (and the smoothing term every class's weight): the mean
+    # divides by sum(w_y) over kept positions, torch's class-weighted mean.
+    return reduce(values, reduction, mask=mask, denominator=w_y)
 
 
 class CrossEntropyLoss(LossModule, spec=SPEC, fn=cross_entropy_loss):
