@@ -78,6 +78,11 @@ def render() -> str:
                 ),
                 f"- **properties:** {', '.join(rendered) if rendered else '—'}",
                 f"- **when to use:** {s.when_to_use}",
+                *(
+                    [f"- **relations (tested):** {'; '.join(r.describe(s.name) for r in s.relations)}"]
+                    if s.relations
+                    else []
+                ),
                 "- **references:** " + "; ".join(str(r) for r in s.references),
                 "",
             ]

@@ -34,6 +34,7 @@ __all__ = [
     "Param",
     "Property",
     "Ref",
+    "Relation",
     "TargetKind",
     "Task",
     "TensorDomain",
@@ -344,6 +345,39 @@ class Curve:
 
 
 @dataclass(frozen=True)
+class Relation:
+    """An identity with another registry entry, checked by the contract suite.
+
+    On this entry's ``sample(n, **params)``: ``this(**params) == factor * other(**other_params)``
+    for every reduction, within ``rtol``/``atol`` (``atol > 0`` states a limit such as
+    ``q -> 0``). ``transform`` optionally maps this entry's :class:`Call` to the other's inputs
+    (e.g. logits to probabilities); by default the same tensors are passed.
+    """
+
+    other: str
+    params: dict[str, Any] = field(default_factory=dict)
+    other_params: dict[str, Any] = field(default_factory=dict)
+    factor: float = 1.0
+    rtol: float = 1e-10
+    atol: float = 1e-12
+    transform: Callable[[Call], Call] | None = None
+    note: str = ""
+
+    def describe(self, name: str) -> str:
+        """E.g. ``tversky(alpha=0.5, beta=0.5) = dice()``."""
+        lhs = f"{name}({_kw(self.params)})"
+        rhs = f"{self.other}({_kw(self.other_params)})"
+        if self.factor != 1.0:
+            rhs = f"{self.factor:g} * {rhs}"
+        approx = " (limit)" if self.atol > 1e-9 else ""
+        return f"{lhs} = {rhs}{approx}" + (f": {self.note}" if self.note else "")
+
+
+def _kw(d: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in d.items())
+
+
+@dataclass(frozen=True)
 class LossSpec:
     """Everything losscraft knows about one loss, apart from its code and prose.
 
@@ -361,6 +395,7 @@ class LossSpec:
         references: literature.
         sample: random valid inputs (see :data:`SampleFn`).
         curve: a 1-D slice for property checks and plots, or ``None``.
+        relations: identities with other entries (see :class:`Relation`), tested.
         more_curves: further slices for losses with several branches (e.g. similar and
             dissimilar pairs); a measured property must hold on every curve.
         none_shape: what ``reduction="none"`` returns: ``"element"`` (input's shape),
@@ -388,6 +423,7 @@ class LossSpec:
     sample: SampleFn
     curve: Curve | None = None
     more_curves: tuple[Curve, ...] = ()
+    relations: tuple[Relation, ...] = ()
     inputs: tuple[str, ...] = ("input", "target")
     none_shape: str = "element"
     weight: Literal["element", "class"] = "element"

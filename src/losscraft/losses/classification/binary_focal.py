@@ -21,6 +21,7 @@ from ..._core.spec import (
     Param,
     Property,
     Ref,
+    Relation,
     TargetKind,
     Task,
 )
@@ -74,6 +75,9 @@ SPEC = LossSpec(
     references=(FOCAL_REF,),
     sample=binary_logits_sample,
     curve=Curve("logit", (-6.0, 6.0), binary_curve_call),
+    relations=(
+        Relation("bce_with_logits", params={"gamma": 0.0, "alpha": None}, rtol=0.0, atol=0.0, note="exactly"),
+    ),
     when_to_use=(
         "Dense prediction with a flood of easy negatives (detection anchors, sparse masks). "
         "gamma=2, alpha=0.25 with prior bias init b = -log((1 - pi) / pi), pi = 0.01. Do not "

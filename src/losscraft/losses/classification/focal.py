@@ -21,6 +21,7 @@ from ..._core.spec import (
     LossSpec,
     Param,
     Property,
+    Relation,
     TargetKind,
     Task,
     TensorDomain,
@@ -88,6 +89,9 @@ SPEC = LossSpec(
     references=(FOCAL_REF,),
     sample=_sample,
     curve=Curve("logit", (-6.0, 6.0), _curve),
+    relations=(
+        Relation("cross_entropy", params={"gamma": 0.0}, rtol=0.0, atol=0.0, note="exactly, same reduction"),
+    ),
     none_shape="sample",
     ignore_index=True,
     when_to_use=(

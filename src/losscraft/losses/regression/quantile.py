@@ -25,6 +25,7 @@ from ..._core.spec import (
     Param,
     Property,
     Ref,
+    Relation,
     TargetKind,
     Task,
 )
@@ -88,6 +89,7 @@ SPEC = LossSpec(
     ),
     sample=_sample,
     curve=Curve("residual", (-4.0, 4.0), _curve),
+    relations=(Relation("mae", params={"quantiles": 0.5}, factor=0.5, note="the median's pinball loss"),),
     when_to_use=(
         "Predicting quantiles or intervals (levels a/2 and 1-a/2), or asymmetric costs: "
         "under-prediction costing c_u and over-prediction c_o gives tau = c_u / (c_u + c_o)."
