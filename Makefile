@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
+LINT   := src tests docs $(wildcard examples benchmarks)
 
 .PHONY: help install demo test lint format typecheck docs clean
 
@@ -25,16 +26,16 @@ demo: $(STAMP)
 	$(PY) -m losscraft.showcase --out demo-output
 
 test: $(STAMP)
-	$(PY) -m ruff check src tests docs examples
+	$(PY) -m ruff check $(LINT)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests docs examples
-	$(PY) -m ruff format --check src tests docs examples
+	$(PY) -m ruff check $(LINT)
+	$(PY) -m ruff format --check $(LINT)
 
 format: $(STAMP)
-	$(PY) -m ruff format src tests docs examples
-	$(PY) -m ruff check --fix src tests docs examples
+	$(PY) -m ruff format $(LINT)
+	$(PY) -m ruff check --fix $(LINT)
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
