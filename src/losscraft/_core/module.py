@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from ..compose import Combinable
 from .checks import check_params
 from .errors import LosscraftError
 from .registry import _attach_module
@@ -21,12 +22,12 @@ from .spec import LossSpec, TensorDomain
 __all__ = ["LossModule"]
 
 
-class LossModule(nn.Module):
+class LossModule(Combinable, nn.Module):
     """Base class of losscraft loss Modules.
 
     Hyperparameters are validated at construction (errors surface where the loss is built),
     stored read-only, shown by ``repr`` and round-trip through :meth:`get_config` /
-    :meth:`from_config`. Tensor hyperparameters (class weights, ``pos_weight``) are buffers,
+    :meth:`from_config`. ``+`` and ``*`` build a :class:`~losscraft.compose.CombinedLoss`. Tensor hyperparameters (class weights, ``pos_weight``) are buffers,
     so ``.to(device)`` moves them. ``forward`` calls the functional form.
     """
 
@@ -34,14 +35,20 @@ class LossModule(nn.Module):
     _fn: ClassVar[Callable[..., Tensor]]
 
     def __init_subclass__(
-        cls, *, spec: LossSpec | None = None, fn: Callable[..., Tensor] | None = None, **kwargs: Any
+        cls,
+        *,
+        spec: LossSpec | None = None,
+        fn: Callable[..., Tensor] | None = None,
+        attach: bool = True,
+        **kwargs: Any,
     ) -> None:
         super().__init_subclass__(**kwargs)
         if spec is None or fn is None:
             return  # an intermediate/abstract subclass
         cls.spec = spec
         cls._fn = staticmethod(fn)  # type: ignore[assignment]
-        _attach_module(spec, cls)
+        if attach:  # unregistered custom losses (losscraft.builder) are not attached
+            _attach_module(spec, cls)
 
     def __init__(self, **hparams: Any) -> None:
         super().__init__()

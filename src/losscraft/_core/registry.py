@@ -17,7 +17,7 @@ from .spec import Family, InputKind, LossSpec, Property, TargetKind, Task
 if TYPE_CHECKING:
     from .module import LossModule
 
-__all__ = ["LossEntry", "build", "catalog", "get", "register"]
+__all__ = ["LossEntry", "build", "catalog", "get", "register", "register_composite", "unregister"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,6 +42,14 @@ class LossEntry:
 
 _ENTRIES: dict[str, LossEntry] = {}
 _ALIASES: dict[str, str] = {}
+_COMPOSITES: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+
+
+def register_composite(name: str, factory: Callable[[Mapping[str, Any]], Any]) -> None:
+    """Let :func:`build` rebuild composite losses (combinations, wrappers) from their configs."""
+    if name in _COMPOSITES or name in _ENTRIES:
+        raise RuntimeError(f"composite {name!r} registered twice")
+    _COMPOSITES[name] = factory
 
 
 def register(spec: LossSpec, *, aliases: tuple[str, ...] = ()) -> Callable[[F], F]:
@@ -60,6 +68,14 @@ def register(spec: LossSpec, *, aliases: tuple[str, ...] = ()) -> Callable[[F], 
         return fn
 
     return deco
+
+
+def unregister(name: str) -> None:
+    """Remove an entry and its aliases (for custom losses redefined in a session or a test)."""
+    key = _resolve(name)
+    del _ENTRIES[key]
+    for alias in [a for a, k in _ALIASES.items() if k == key]:
+        del _ALIASES[alias]
 
 
 def _attach_module(spec: LossSpec, cls: type[LossModule]) -> None:
@@ -148,15 +164,18 @@ def _enum(arg: str, enum: type[E], value: E | str | None) -> E | None:
         raise LosscraftError(f"catalog: '{arg}' must be one of {allowed}, got {value!r}") from None
 
 
-def build(config: Mapping[str, Any] | str) -> LossModule:
-    """Make a Module from ``{"name": ..., **hyperparameters}`` (or just a name).
+def build(config: Mapping[str, Any] | str) -> Any:
+    """Make a loss Module from ``{"name": ..., **hyperparameters}`` (or just a name).
 
-    ``build(m.get_config())`` reproduces ``m``.
+    ``build(m.get_config())`` reproduces ``m``, for every catalog loss and for composites
+    (combinations, wrappers, multi-task losses), nested to any depth.
     """
     if isinstance(config, str):
         config = {"name": config}
     if not isinstance(config, Mapping) or "name" not in config:
         raise LosscraftError(f"build: 'config' must be a mapping with a 'name' key, got {config!r}")
+    if config["name"] in _COMPOSITES:
+        return _COMPOSITES[config["name"]](config)
     entry = get(config["name"])
     if entry.module is None:  # pragma: no cover - every entry has a Module (contract test)
         raise LosscraftError(f"build: loss {entry.name!r} has no Module form")
