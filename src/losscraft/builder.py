@@ -335,7 +335,7 @@ def _probe(
             f"{fn}: the formula returned {values[i].item()} at the probe point input={x[i].item():.4g}, "
             f"target={y[i].item():.4g} (params {hp})"
         )
-    (grad,) = torch.autograd.grad(values.sum(), x, allow_unused=True)
+    grad = torch.autograd.grad(values.sum(), x, allow_unused=True)[0] if values.requires_grad else None
     if grad is None:
         raise LosscraftError(f"{fn}: the formula's value does not depend on 'input' (no gradient)")
     badg = ~torch.isfinite(grad)

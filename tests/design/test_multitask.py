@@ -1,0 +1,108 @@
+"""MultiTaskLoss: fixed, uncertainty (Kendall et al. 2018) and DWA (Liu et al. 2019)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import losscraft
+import losscraft.functional as LF
+from losscraft import LosscraftError
+from losscraft.multitask import MultiTaskLoss
+
+
+def _data(seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(16, generator=g, dtype=torch.float64) for _ in range(4)]
+
+
+def test_fixed_weights() -> None:
+    a, at, b, bt = _data()
+    mtl = MultiTaskLoss({"a": losscraft.MSELoss(), "b": losscraft.MAELoss()}, weights={"a": 2.0, "b": 0.5})
+    out = mtl({"a": a, "b": b}, {"a": at, "b": bt})
+    torch.testing.assert_close(out, 2.0 * LF.mse_loss(a, at) + 0.5 * LF.mae_loss(b, bt))
+    assert mtl.last_weights == {"a": 2.0, "b": 0.5}
+    torch.testing.assert_close(mtl.last_terms["b"], LF.mae_loss(b, bt))
+
+
+def test_uncertainty_formula() -> None:
+    a, at, b, bt = _data(1)
+    mtl = MultiTaskLoss(
+        {"a": losscraft.MSELoss(), "b": losscraft.MSELoss()},
+        method="uncertainty",
+        task_types={"b": "classification"},
+    )
+    with torch.no_grad():
+        mtl.log_vars["a"].fill_(0.3)
+        mtl.log_vars["b"].fill_(-0.7)
+    la, lb = LF.mse_loss(a, at), LF.mse_loss(b, bt)
+    expected = 0.5 * math.exp(-0.3) * la + 0.15 + math.exp(0.7) * lb - 0.35
+    torch.testing.assert_close(mtl({"a": a, "b": b}, {"a": at, "b": bt}), expected)
+    assert {n for n, _ in mtl.named_parameters()} == {"log_vars.a", "log_vars.b"}
+
+
+def test_uncertainty_learns_relative_weights_from_noise_levels() -> None:
+    """Two regression tasks, noise sd 0.1 vs 3: the learned sigma_k^2 track each task's loss
+    (the stationary point e^{s_k} = L_k) and the noisy task is down-weighted ~900x."""
+    torch.manual_seed(0)
+    n = 256
+    x = torch.randn(n, 4)
+    y1 = x @ torch.randn(4) + 0.1 * torch.randn(n)
+    y2 = x @ torch.randn(4) + 3.0 * torch.randn(n)
+    net = torch.nn.Linear(4, 2)
+    mtl = MultiTaskLoss({"clean": losscraft.MSELoss(), "noisy": losscraft.MSELoss()}, method="uncertainty")
+    opt = torch.optim.Adam([*net.parameters(), *mtl.parameters()], lr=0.1)
+    for _ in range(600):
+        opt.zero_grad()
+        out = net(x)
+        mtl({"clean": out[:, 0], "noisy": out[:, 1]}, {"clean": y1, "noisy": y2}).backward()
+        opt.step()
+    var = {k: math.exp(v.item()) for k, v in mtl.log_vars.items()}
+    for k in var:
+        assert var[k] == pytest.approx(float(mtl.last_terms[k]), rel=0.1)
+    assert var["clean"] == pytest.approx(0.01, rel=0.3)
+    assert var["noisy"] == pytest.approx(9.0, rel=0.3)
+    w = mtl.task_weights()
+    assert w["clean"] / w["noisy"] > 300
+
+
+def test_dwa_weights_follow_descent_rates() -> None:
+    mtl = MultiTaskLoss({"a": losscraft.MSELoss(), "b": losscraft.MSELoss()}, method="dwa", temperature=2.0)
+    z = torch.zeros(1, dtype=torch.float64)
+
+    def epoch(la: float, lb: float) -> None:
+        # MSE of sqrt(L) against 0 is L
+        mtl({"a": z + math.sqrt(la), "b": z + math.sqrt(lb)}, {"a": z, "b": z})
+        mtl.end_epoch()
+
+    assert mtl.dwa_weights() == {"a": 1.0, "b": 1.0}
+    epoch(1.0, 1.0)
+    assert mtl.dwa_weights() == {"a": 1.0, "b": 1.0}
+    epoch(0.5, 0.9)  # a falls fast, b slowly
+    w = mtl.dwa_weights()
+    ea, eb = math.exp(0.5 / 2.0), math.exp(0.9 / 2.0)
+    assert w["a"] == pytest.approx(2 * ea / (ea + eb))
+    assert w["b"] == pytest.approx(2 * eb / (ea + eb))
+    assert w["b"] > w["a"] and sum(w.values()) == pytest.approx(2.0)
+    out = mtl({"a": z + 1.0, "b": z + 2.0}, {"a": z, "b": z})
+    torch.testing.assert_close(out, torch.tensor(w["a"] * 1.0 + w["b"] * 4.0, dtype=torch.float64))
+
+
+def test_config_round_trip_and_errors() -> None:
+    for kw in (
+        {"method": "fixed", "weights": {"a": 2.0}},
+        {"method": "dwa", "temperature": 1.5},
+        {"method": "uncertainty", "task_types": {"b": "classification"}},
+    ):
+        mtl = MultiTaskLoss({"a": "mse", "b": {"name": "cross_entropy", "label_smoothing": 0.1}}, **kw)
+        cfg = mtl.get_config()
+        assert losscraft.build(cfg).get_config() == cfg
+    with pytest.raises(LosscraftError, match="'method' must be one of"):
+        MultiTaskLoss({"a": "mse"}, method="gradnorm")
+    with pytest.raises(LosscraftError, match="only used with method='fixed'"):
+        MultiTaskLoss({"a": "mse"}, method="dwa", weights={"a": 1.0})
+    z = torch.zeros(2)
+    with pytest.raises(LosscraftError, match=r"missing prediction or target for task\(s\) \['b'\]"):
+        MultiTaskLoss({"a": "mse", "b": "mse"})({"a": z}, {"a": z, "b": z})
