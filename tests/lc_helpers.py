@@ -20,6 +20,8 @@ LABEL_TARGETS = {
     TargetKind.PROBABILITIES,
     TargetKind.SIGN,
     TargetKind.PAIR_LABEL,
+    TargetKind.IDENTITY,
+    TargetKind.COUNT,
 }
 
 

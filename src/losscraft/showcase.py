@@ -215,8 +215,7 @@ def plot_curves(path: Path) -> None:
             if curve is None:
                 continue
             x = torch.linspace(*curve.domain, 401, dtype=torch.float64, requires_grad=True)
-            call = curve.make(x)
-            v = e.function(*call.args, reduction="none", **call.kwargs).reshape(-1)
+            v = curve.values(e.function, x)
             (g,) = torch.autograd.grad(v.sum(), x)
             axes[0, col].plot(x.detach(), v.detach(), label=name)
             axes[1, col].plot(x.detach(), g, label=name)

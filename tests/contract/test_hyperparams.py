@@ -25,6 +25,8 @@ def _interval(d: Interval) -> st.SearchStrategy[Any]:
         s: st.SearchStrategy[Any] = st.integers(math.ceil(lo), math.floor(hi))
     else:
         s = st.floats(lo, hi, exclude_min=not d.low_closed, exclude_max=not d.high_closed)
+        if d.nonzero:
+            s = s.filter(lambda v: v != 0.0)
     return st.one_of(st.none(), s) if d.optional else s
 
 

@@ -24,14 +24,15 @@ from lc_helpers import ENTRIES, IDS, defaults_kwargs, sample
 def _curve_values(entry: LossEntry, curve: Curve, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss and d loss / d x along the curve (float64)."""
     x = x.detach().clone().requires_grad_(True)
-    call = curve.make(x, **defaults_kwargs(entry))
-    v = entry.function(*call.args, reduction="none", **call.kwargs).reshape(-1)
+    v = curve.values(entry.function, x, **defaults_kwargs(entry))
     assert v.numel() == x.numel(), "curve.make must give one loss value per grid point"
     (g,) = torch.autograd.grad(v.sum(), x)
     return v.detach(), g
 
 
 def _grid(curve: Curve, n: int) -> torch.Tensor:
+    if curve.pointwise:  # one small problem per point: a coarser grid (the 10x refinement stays)
+        n = max(11, n // 4)
     lo, hi = curve.domain
     return torch.linspace(lo, hi, n, dtype=torch.float64)
 

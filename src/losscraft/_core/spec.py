@@ -78,6 +78,7 @@ class InputKind(_StrEnum):
     LOGITS = "logits"
     PROBABILITIES = "probabilities"
     EMBEDDINGS = "embeddings"
+    COSINES = "cosines"  # cosine similarities in [-1, 1] (margin heads), validated
 
 
 class TargetKind(_StrEnum):
@@ -90,6 +91,8 @@ class TargetKind(_StrEnum):
     PROBABILITIES = "probabilities"  # a distribution over a class dimension
     SIGN = "sign"  # {-1, +1}
     PAIR_LABEL = "pair_label"  # {0, 1}, 1 = similar pair
+    COUNT = "count"  # non-negative counts (Poisson)
+    IDENTITY = "identity"  # integer labels marking which samples belong together (any values)
     NONE = "none"  # no target (triplets)
 
 
@@ -159,6 +162,7 @@ class Interval(Domain):
     high_closed: bool = True
     optional: bool = False
     integer: bool = False
+    nonzero: bool = False
 
     def contains(self, value: Any) -> bool:
         """Return whether ``value`` is a real number inside the interval."""
@@ -173,7 +177,7 @@ class Interval(Domain):
             return False
         lo_ok = v >= self.low if self.low_closed else v > self.low
         hi_ok = v <= self.high if self.high_closed else v < self.high
-        return lo_ok and hi_ok
+        return lo_ok and hi_ok and not (self.nonzero and v == 0.0)
 
     def describe(self) -> str:
         """E.g. ``a float in (0, inf)``."""
@@ -181,11 +185,13 @@ class Interval(Domain):
         rb = "]" if self.high_closed and math.isfinite(self.high) else ")"
         kind = "an int" if self.integer else "a float"
         text = f"{kind} in {lb}{_fmt(self.low)}, {_fmt(self.high)}{rb}"
+        if self.nonzero:
+            text += ", not 0"
         return text + " or None" if self.optional else text
 
     def invalid_examples(self) -> list[Any]:
         """Just outside each finite bound, the bound itself when open, NaN and a string."""
-        out: list[Any] = [math.nan, "1"]
+        out: list[Any] = [math.nan, "1", *([0.0] if self.nonzero else [])]
         for bound, closed, step in ((self.low, self.low_closed, -1.0), (self.high, self.high_closed, 1.0)):
             if math.isfinite(bound):
                 out.append(bound + step * max(1.0, abs(bound)) * 0.5)
@@ -334,14 +340,33 @@ class Curve:
     which ``x`` is valid (``BOUNDED_GRADIENT`` is checked by walking towards its ends:
     ``+-1e1 .. +-1e4`` for an infinite end, ``b -+ 1e-2 .. 1e-6`` for a finite one); ``zero``
     is where the prediction equals the target (``ZERO_AT_MATCH`` / ``SYMMETRIC`` centre).
+    Evaluate with :meth:`values`, which also handles ``pointwise`` curves.
     """
 
-    axis: Literal["residual", "logit", "probability", "margin", "distance", "cosine"]
+    axis: Literal["residual", "logit", "log_rate", "probability", "margin", "distance", "cosine"]
     domain: tuple[float, float]
     make: Callable[..., Call]
     zero: float = 0.0
     extent: tuple[float, float] = (-math.inf, math.inf)
     label: str = ""
+    pointwise: bool = False
+
+    def values(self, fn: Callable[..., torch.Tensor], x: torch.Tensor, **hparams: Any) -> torch.Tensor:
+        """The unreduced loss ``fn`` along this curve at the 1-D grid ``x`` (differentiable in ``x``).
+
+        An ordinary curve is one call over the whole grid. A ``pointwise`` curve is for losses
+        in which every sample interacts with every other (InfoNCE, SupCon, batch triplet): no
+        single batch can hold one independent problem per grid point, so ``make`` receives one
+        0-d grid value at a time and the curve value is element 0 (the probe) of the result.
+        """
+        if self.pointwise:
+            parts = []
+            for xi in x.reshape(-1).unbind(0):
+                call = self.make(xi, **hparams)
+                parts.append(fn(*call.args, reduction="none", **{**hparams, **call.kwargs}).reshape(-1)[:1])
+            return torch.cat(parts) if parts else x.new_zeros((0,))
+        call = self.make(x, **hparams)
+        return fn(*call.args, reduction="none", **{**hparams, **call.kwargs}).reshape(-1)
 
 
 @dataclass(frozen=True)
@@ -408,6 +433,9 @@ class LossSpec:
         probability_input: the first argument must lie in [0, 1] (validated).
         differentiable: whether gradients flow to the inputs (all current losses).
         when_to_use: advisory prose.
+        extreme: the input magnitude up to which the loss must be finite (contract-tested):
+            1e4 for logits and residuals; smaller only where the true value overflows float32
+            (``exp`` of a log-rate).
     """
 
     name: str
@@ -429,6 +457,7 @@ class LossSpec:
     weight: Literal["element", "class"] = "element"
     ignore_index: bool = False
     when_to_use: str = ""
+    extreme: float = 1e4
 
     @property
     def function_name(self) -> str:

@@ -1,10 +1,17 @@
 """Classification losses."""
 
+from .asl import ASLLoss, asl_loss
+from .balanced_softmax import BalancedSoftmaxLoss, balanced_softmax_loss
 from .bce import BCELoss, bce_loss
 from .bce_with_logits import BCEWithLogitsLoss, bce_with_logits_loss
 from .binary_focal import BinaryFocalLoss, binary_focal_loss
 from .cross_entropy import CrossEntropyLoss, cross_entropy_loss
 from .focal import FocalLoss, focal_loss
+from .gce import GCELoss, gce_loss
+from .ldam import LDAMLoss, ldam_loss
+from .logit_adjusted import LogitAdjustedLoss, logit_adjusted_loss
+from .poly import PolyLoss, poly_loss
+from .sce import SCELoss, sce_loss
 
 __all__ = [
     "BCELoss",
@@ -17,4 +24,19 @@ __all__ = [
     "binary_focal_loss",
     "cross_entropy_loss",
     "focal_loss",
+    # issue 3: extended catalog
+    "ASLLoss",
+    "BalancedSoftmaxLoss",
+    "GCELoss",
+    "LDAMLoss",
+    "LogitAdjustedLoss",
+    "PolyLoss",
+    "SCELoss",
+    "asl_loss",
+    "balanced_softmax_loss",
+    "gce_loss",
+    "ldam_loss",
+    "logit_adjusted_loss",
+    "poly_loss",
+    "sce_loss",
 ]

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ..._core.checks import (
     check_class_index,
+    check_class_weight,
     check_finite_range,
     check_floating,
     check_same_shape,
@@ -21,12 +22,18 @@ from ..._core.spec import Call
 __all__ = [
     "binary_curve_call",
     "binary_logits_sample",
+    "binary_negative_curve_call",
     "binary_probabilities_sample",
     "check_class_input",
     "check_index_target",
+    "class_vector",
+    "gather_class",
     "multiclass_curve_call",
     "multiclass_sample",
+    "one_minus_exp",
     "prepare_binary",
+    "prepare_index_logits",
+    "shift_to_max",
 ]
 
 NUM_SAMPLE_CLASSES = 4
@@ -76,6 +83,63 @@ def check_index_target(fn: str, input: Tensor, target: Tensor, ignore_index: int
         )
 
 
+def prepare_index_logits(
+    fn: str, input: Tensor, target: Tensor, ignore_index: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Validate logits ``(N, C, *)`` and class indices ``(N, *)``; cast to the compute dtype.
+
+    Returns ``(x, t_safe, mask)``: the logits in the compute dtype, the targets as ``long``
+    with ignored positions replaced by class 0 (so a gather stays in range and finite), and
+    the boolean keep-mask (``True`` = not ignored) for :func:`reduce`.
+    """
+    check_class_input(fn, input)
+    check_index_target(fn, input, target, ignore_index)
+    x = to_compute(input, compute_dtype(input))
+    t = target.long()
+    mask = t != ignore_index
+    return x, torch.where(mask, t, torch.zeros_like(t)), mask
+
+
+def class_vector(fn: str, name: str, value: Tensor | None, like: Tensor) -> Tensor | None:
+    """A per-class ``(C,)`` hyperparameter, checked against ``like``'s dim 1 and reshaped.
+
+    Returns ``None`` for ``None``, else the values in ``like``'s dtype and device with shape
+    ``(1, C, 1, ...)``, broadcastable against logits ``like`` of shape ``(N, C, *)``.
+    """
+    if value is None:
+        return None
+    check_class_weight(fn, name, value, int(like.shape[1]))
+    v = value.to(device=like.device, dtype=like.dtype)
+    return v.reshape((1, -1) + (1,) * (like.dim() - 2))
+
+
+def gather_class(values: Tensor, t_safe: Tensor) -> Tensor:
+    """``values[n, t[n, ...], ...]``: pick each position's target class from dim 1."""
+    return values.gather(1, t_safe.unsqueeze(1)).squeeze(1)
+
+
+def shift_to_max(x: Tensor) -> Tensor:
+    """``x - max_c x_c`` over dim 1 (the maximum detached): the softmax is unchanged.
+
+    Why: adding a class-dependent offset (``log prior``, a margin) to logits of size ``1e4``
+    rounds it away in float32; after the shift the largest logit is 0, so the offsets keep
+    their precision where they matter. Detaching the maximum changes no gradient of a
+    shift-invariant function, and empty tensors pass through.
+    """
+    if x.numel() == 0:
+        return x
+    return x - x.detach().amax(dim=1, keepdim=True)
+
+
+def one_minus_exp(log_p: Tensor) -> Tensor:
+    """``1 - exp(log_p)`` (e.g. ``1 - p_y`` from ``log p_y``) via ``-expm1``.
+
+    Why: ``1 - p`` cancels catastrophically as ``p -> 1``; ``-expm1(log p)`` keeps full
+    relative precision, and its gradient ``-p`` is finite everywhere.
+    """
+    return -torch.expm1(log_p)
+
+
 # --------------------------------------------------------------------------- samples and curves
 def binary_logits_sample(n: int, *, generator: torch.Generator, dtype: torch.dtype, **_: object) -> Call:
     """Logits ``(n, 3)`` (standard normal, times 2) and soft targets in [0.05, 0.95].
@@ -100,6 +164,11 @@ def binary_probabilities_sample(
 def binary_curve_call(x: Tensor, **_: object) -> Call:
     """Binary curve: logit (or probability) ``x`` against a positive target 1."""
     return Call((x, torch.ones_like(x)))
+
+
+def binary_negative_curve_call(x: Tensor, **_: object) -> Call:
+    """Binary curve of the negative branch: logit ``x`` against a target 0."""
+    return Call((x, torch.zeros_like(x)))
 
 
 def _num_classes(hparams: dict[str, object], key: str) -> int:

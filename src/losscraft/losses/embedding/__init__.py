@@ -1,8 +1,19 @@
-"""Embedding (metric-learning) losses."""
+"""Embedding (metric-learning) losses.
 
+Also the reusable triplet-mining component :mod:`.mining` (``mine_triplets``,
+``pairwise_distances``).
+"""
+
+from . import mining
+from .arcface import ArcFaceLoss, arcface_loss
+from .batch_triplet import BatchTripletLoss, batch_triplet_loss
 from .contrastive import ContrastiveLoss, contrastive_loss
+from .cosface import CosFaceLoss, cosface_loss
 from .cosine_embedding import CosineEmbeddingLoss, cosine_embedding_loss
 from .cosine_similarity import CosineSimilarityLoss, cosine_similarity_loss
+from .info_nce import InfoNCELoss, info_nce_loss
+from .mining import mine_triplets, pairwise_distances
+from .supcon import SupConLoss, supcon_loss
 from .triplet import TripletLoss, triplet_loss
 
 __all__ = [
@@ -14,4 +25,18 @@ __all__ = [
     "cosine_embedding_loss",
     "cosine_similarity_loss",
     "triplet_loss",
+    # issue 3
+    "ArcFaceLoss",
+    "BatchTripletLoss",
+    "CosFaceLoss",
+    "InfoNCELoss",
+    "SupConLoss",
+    "arcface_loss",
+    "batch_triplet_loss",
+    "cosface_loss",
+    "info_nce_loss",
+    "mine_triplets",
+    "mining",
+    "pairwise_distances",
+    "supcon_loss",
 ]

@@ -42,11 +42,15 @@ __all__ = [
     "MODES",
     "NONE_SHAPE",
     "OverlapSums",
+    "check_multiclass",
+    "lovasz_extension",
     "make_curve",
     "overlap_params",
     "overlap_sample",
     "overlap_sums",
+    "safe_pow",
     "safe_ratio",
+    "tversky_loss_from_sums",
 ]
 
 MODES = ("binary", "multiclass", "multilabel")
@@ -178,19 +182,8 @@ def _multiclass_sums(
     fn: str, input: Tensor, target: Tensor, ignore_index: int | None
 ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
     """Multiclass: softmax over dim 1, integer class-index target of shape ``(N, *)``."""
-    if input.dim() < 2:
-        raise LosscraftError(
-            f"{fn}: 'input' must have shape (N, C, *) for mode='multiclass', got {fmt_shape(input)}"
-        )
-    n, c = input.shape[0], input.shape[1]
-    spatial = tuple(input.shape[2:])
-    check_class_index(fn, "target", target, c, ignore_index)
-    if tuple(target.shape) != (n, *spatial):
-        raise _shape_error(
-            fn, fmt_shape((n, *spatial)) + " (input's shape without dim 1)", input, target, "multiclass"
-        )
+    n, c, npos = check_multiclass(fn, input, target, ignore_index)
     dt = compute_dtype(input)
-    npos = math.prod(spatial)
     probs = torch.softmax(to_compute(input, dt).reshape(n, c, npos), dim=1)
     # int64 for gather/scatter (uint8/int32 targets are accepted) and for comparing with ignore_index.
     t = target.reshape(n, 1, npos).long()
@@ -211,6 +204,28 @@ def _multiclass_sums(
     inter = probs.new_zeros(n, c).scatter_add(1, t.reshape(n, npos), own.reshape(n, npos))
     gsum = probs.new_zeros(n, c).scatter_add(1, t.reshape(n, npos), ones.reshape(n, npos))
     return inter, probs.sum(-1), gsum, count
+
+
+def check_multiclass(
+    fn: str, input: Tensor, target: Tensor, ignore_index: int | None
+) -> tuple[int, int, int]:
+    """Validate ``(N, C, *)`` logits against an ``(N, *)`` class-index target.
+
+    Returns ``(N, C, P)`` with ``P`` the number of spatial positions.
+    """
+    check_floating(fn, "input", input)
+    if input.dim() < 2:
+        raise LosscraftError(
+            f"{fn}: 'input' must have shape (N, C, *) for mode='multiclass', got {fmt_shape(input)}"
+        )
+    n, c = input.shape[0], input.shape[1]
+    spatial = tuple(input.shape[2:])
+    check_class_index(fn, "target", target, c, ignore_index)
+    if tuple(target.shape) != (n, *spatial):
+        raise _shape_error(
+            fn, fmt_shape((n, *spatial)) + " (input's shape without dim 1)", input, target, "multiclass"
+        )
+    return n, c, math.prod(spatial)
 
 
 def safe_ratio(num: Tensor, den: Tensor) -> Tensor:
@@ -242,8 +257,11 @@ def overlap_sample(
     return Call((x, t))
 
 
-def make_curve(fn: str) -> Callable[..., Call]:
-    """Curve factory: logit ``x`` of a one-pixel foreground image (target 1), per grid point.
+def make_curve(fn: str, target: float = 1.0) -> Callable[..., Call]:
+    """Curve factory: logit ``x`` of a one-pixel image (target 1: foreground), per grid point.
+
+    ``target=0.0`` gives the false-positive slice: one background pixel predicted with logit
+    ``x``.
 
     Binary with ``aggregate="sample"``: a batch of ``G`` one-pixel images ``(G, 1)``;
     multilabel: one image with ``G`` one-pixel classes ``(1, G)``, which keeps one value per
@@ -253,13 +271,83 @@ def make_curve(fn: str) -> Callable[..., Call]:
 
     def curve(x: Tensor, mode: str = "binary", aggregate: str = "sample", **_: object) -> Call:
         x = x.reshape(-1)
+        t = torch.full_like(x, target)
         if mode == "multilabel":
-            return Call((x.reshape(1, -1), torch.ones_like(x).reshape(1, -1)))
+            return Call((x.reshape(1, -1), t.reshape(1, -1)))
         if mode == "binary" and aggregate == "sample":
-            return Call((x.reshape(-1, 1), torch.ones_like(x).reshape(-1, 1)))
+            return Call((x.reshape(-1, 1), t.reshape(-1, 1)))
         raise LosscraftError(
             f"{fn}: the logit curve is defined for mode='multilabel', or mode='binary' with "
             f"aggregate='sample', got mode={mode!r}, aggregate={aggregate!r}"
         )
 
     return curve
+
+
+# --------------------------------------------------------------------------- Tversky family
+def tversky_loss_from_sums(s: OverlapSums, alpha: float, beta: float, smooth: float) -> Tensor:
+    r"""$1 - TI$ with $TI = (TP + s) / (TP + \alpha FP + \beta FN + s)$ from the overlap sums.
+
+    ``FP = psum - inter`` and ``FN = gsum - inter`` (clamped at 0 against rounding). Written as
+    ``err / (err + TP + s)`` with ``err = alpha FP + beta FN``: no cancellation in ``1 - TI``
+    near a perfect score, and ``0 <= loss <= 1``; ``0 / 0`` (``smooth=0``, both empty) is 0.
+    """
+    fp = (s.psum - s.inter).clamp_min(0.0)
+    fn = (s.gsum - s.inter).clamp_min(0.0)
+    err = alpha * fp + beta * fn
+    return safe_ratio(err, err + s.inter + smooth)
+
+
+def safe_pow(u: Tensor, exponent: float) -> Tensor:
+    """``u ** exponent`` for ``u >= 0`` with finite gradients, also for ``exponent < 1`` at 0.
+
+    Why: the derivative ``e u^(e-1)`` is infinite at ``u = 0`` for ``e < 1`` (a perfect
+    prediction), and autograd turns ``inf * 0`` into NaN. Below the smallest normal number
+    of the dtype the base is clamped (its gradient is then 0), so ``u^(e-1) <= tiny^(e-1)``
+    stays finite for every ``e > 0``; exactly 0 maps to 0 with gradient 0 (the limit of the
+    true gradient along a sigmoid/softmax, whose derivative vanishes faster).
+    """
+    if exponent == 1.0:
+        return u
+    tiny = torch.finfo(u.dtype).tiny
+    pos = u > 0
+    return torch.where(pos, u.clamp_min(tiny).pow(exponent), torch.zeros_like(u))
+
+
+# --------------------------------------------------------------------------- Lovasz
+def lovasz_extension(errors: Tensor, fg: Tensor, valid: Tensor | None, *, hinge: bool) -> Tensor:
+    r"""Lovász extension of the Jaccard loss, row-wise: ``(..., P)`` errors -> ``(...)``.
+
+    Berman et al.'s algorithm (``lovasz_grad``): sort the errors in decreasing order; with
+    ``g`` the foreground indicator in that order and $G = \sum g$, the Jaccard loss of the
+    first ``k`` mispredicted positions is $1 - (G - \sum_{j \le k} g_j) / (G + \sum_{j \le k}
+    (1 - g_j))$, and the loss is the dot product of the sorted errors with its increments.
+    ``hinge=True`` applies ``relu`` to the sorted errors (binary hinge errors may be
+    negative). The increments depend on the labels only (constants for autograd).
+
+    Invalid (``valid == False``) positions are sorted last and get increment 0, so they drop
+    out exactly; a row without valid positions is 0 with zero gradient. The sort is stable,
+    so ties (e.g. saturated logits) are broken by position and every dtype takes the same
+    subgradient.
+    """
+    key = errors if valid is None else torch.where(valid, errors, torch.full_like(errors, -math.inf))
+    _, perm = torch.sort(key.detach(), dim=-1, descending=True, stable=True)
+    err = errors.gather(-1, perm)
+    g = fg.detach().to(errors.dtype).gather(-1, perm)
+    if valid is not None:
+        v = valid.gather(-1, perm).to(errors.dtype)
+        g = g * v
+        bg = (1.0 - g) * v
+    else:
+        bg = 1.0 - g
+    gts = g.sum(-1, keepdim=True)
+    inter = gts - g.cumsum(-1)
+    union = gts + bg.cumsum(-1)
+    jac = 1.0 - safe_ratio(inter, union)
+    jac = torch.where(union > 0, jac, torch.zeros_like(jac))
+    incr = torch.cat([jac[..., :1], jac[..., 1:] - jac[..., :-1]], dim=-1)
+    if hinge:
+        err = torch.relu(err)
+    if valid is not None:
+        err = torch.where(v > 0, err, torch.zeros_like(err))
+    return (err * incr).sum(-1)
