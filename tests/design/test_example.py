@@ -22,7 +22,7 @@ def example():
 
 
 def test_demand_forecasting(example) -> None:
-    res = example.demand_forecasting(steps=500)
+    res = example.demand_forecasting(steps=300)
     mse = res["mse"]
     asym = res["asymmetric_linear(under=3, over=1)"]
     custom = res["custom formula (same loss)"]

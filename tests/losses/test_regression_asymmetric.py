@@ -14,7 +14,9 @@ from losscraft import LosscraftError
 
 def _xy(seed: int = 0):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(50, generator=g, dtype=torch.float64) * 3, torch.randn(50, generator=g, dtype=torch.float64)
+    return torch.randn(50, generator=g, dtype=torch.float64) * 3, torch.randn(
+        50, generator=g, dtype=torch.float64
+    )
 
 
 @pytest.mark.parametrize(("cu", "co"), [(1.0, 1.0), (3.0, 1.0), (0.2, 5.0)])
@@ -32,7 +34,9 @@ def test_asymmetric_linear_reference(cu: float, co: float) -> None:
 @pytest.mark.parametrize(("cu", "co"), [(1.0, 1.0), (3.0, 1.0), (0.2, 5.0)])
 def test_asymmetric_squared_reference_and_gradient(cu: float, co: float) -> None:
     x, y = _xy(1)
-    ref = [cu * (b - a) ** 2 if b > a else co * (a - b) ** 2 for a, b in zip(x.tolist(), y.tolist(), strict=True)]
+    ref = [
+        cu * (b - a) ** 2 if b > a else co * (a - b) ** 2 for a, b in zip(x.tolist(), y.tolist(), strict=True)
+    ]
     xr = x.clone().requires_grad_(True)
     got = LF.asymmetric_squared_loss(xr, y, under=cu, over=co, reduction="none")
     np.testing.assert_allclose(got.detach().numpy(), ref, rtol=1e-14)
@@ -86,9 +90,15 @@ def test_linex_reference_small_a_and_tail() -> None:
 
 def test_errors() -> None:
     x, y = _xy()
-    with pytest.raises(LosscraftError, match=r"linex_loss: 'a' must be a float in \(-inf, inf\), not 0, got 0.0"):
+    with pytest.raises(
+        LosscraftError, match=r"linex_loss: 'a' must be a float in \(-inf, inf\), not 0, got 0.0"
+    ):
         LF.linex_loss(x, y, a=0.0)
-    with pytest.raises(LosscraftError, match=r"asymmetric_linear_loss: 'under' must be a float in \(0, inf\), got 0.0"):
+    with pytest.raises(
+        LosscraftError, match=r"asymmetric_linear_loss: 'under' must be a float in \(0, inf\), got 0.0"
+    ):
         LF.asymmetric_linear_loss(x, y, under=0.0)
-    with pytest.raises(LosscraftError, match=r"asymmetric_squared_loss: 'over' must be a float in \(0, inf\), got -1.0"):
+    with pytest.raises(
+        LosscraftError, match=r"asymmetric_squared_loss: 'over' must be a float in \(0, inf\), got -1.0"
+    ):
         LF.asymmetric_squared_loss(x, y, over=-1.0)
