@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from ._core.checks import fmt_shape
 from ._core.errors import LosscraftError
 from ._core.module import LossModule
+from ._core.reduction import check_weight, reduce
 from ._core.registry import build, register_composite
 from ._core.spec import InputKind, TargetKind
 from .compose import Combinable
@@ -168,16 +169,8 @@ def _check_normalize(owner: str, normalize: str) -> str:
 def _reduce_weighted(
     values: Tensor, w: Tensor | None, kept: Tensor | None, reduction: str, normalize: str
 ) -> Tensor:
-    if w is not None:
-        values = values * w
-    if reduction == "none":
-        return values
-    total = values.sum()
-    if reduction == "sum":
-        return total
-    m = torch.ones_like(values) if kept is None else kept.to(values.dtype)
-    den = m.sum() if normalize == "count" or w is None else (w.expand_as(values) * m).sum()
-    return total / torch.where(den > 0, den, torch.ones_like(den))
+    """The core reducer with the chosen denominator (``values`` already hold 0 where ignored)."""
+    return reduce(values, reduction, w, kept, normalize=normalize)
 
 
 class Weighted(Combinable, nn.Module):
@@ -225,8 +218,7 @@ class Weighted(Combinable, nn.Module):
     def forward(self, *inputs: Tensor, weight: Tensor | None = None) -> Tensor:
         """The weighted loss."""
         values = _unreduced(self.loss, inputs)
-        if weight is not None:
-            _check_broadcast("Weighted", weight, values)
+        check_weight("Weighted", weight, values.shape)
         kept = _kept_mask(self.loss, inputs, values)
         w = None if weight is None else weight.to(values.dtype)
         return _reduce_weighted(values, w, kept, self.reduction, self.normalize)
@@ -252,17 +244,6 @@ class Weighted(Combinable, nn.Module):
     def extra_repr(self) -> str:
         """``normalize='count', reduction='mean'``."""
         return f"normalize={self.normalize!r}, reduction={self.reduction!r}"
-
-
-def _check_broadcast(owner: str, weight: Tensor, values: Tensor) -> None:
-    if not isinstance(weight, Tensor) or not weight.is_floating_point():
-        raise LosscraftError(f"{owner}: 'weight' must be a floating-point tensor")
-    ws, ls = tuple(weight.shape), tuple(values.shape)
-    ok = len(ws) <= len(ls) and all(a in (1, b) for a, b in zip(reversed(ws), reversed(ls), strict=False))
-    if not ok:
-        raise LosscraftError(
-            f"{owner}: 'weight' of shape {fmt_shape(weight)} must broadcast to the unreduced loss shape {fmt_shape(values)}"
-        )
 
 
 def _unreduced(loss: nn.Module, inputs: tuple[Tensor, ...]) -> Tensor:

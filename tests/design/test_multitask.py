@@ -106,3 +106,33 @@ def test_config_round_trip_and_errors() -> None:
     z = torch.zeros(2)
     with pytest.raises(LosscraftError, match=r"missing prediction or target for task\(s\) \['b'\]"):
         MultiTaskLoss({"a": "mse", "b": "mse"})({"a": z}, {"a": z, "b": z})
+
+
+def test_gradcheck_uncertainty_and_fixed() -> None:
+    a, at, b, bt = _data(7)
+    mtl = MultiTaskLoss({"a": "mse", "b": "huber"}, method="uncertainty", task_types={"b": "classification"})
+    s = torch.tensor([0.2, -0.3], dtype=torch.float64, requires_grad=True)
+
+    def f(pa: torch.Tensor, pb: torch.Tensor, sv: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            mtl.log_vars["a"].copy_(sv[0])
+            mtl.log_vars["b"].copy_(sv[1])
+        out = mtl({"a": pa, "b": pb}, {"a": at, "b": bt})
+        # the log-variance path: d/ds of 0.5 e^-s L + 0.5 s, checked through the closed form
+        la, lb = LF.mse_loss(pa, at), LF.huber_loss(pb, bt)
+        ref = 0.5 * torch.exp(-sv[0]) * la + 0.5 * sv[0] + torch.exp(-sv[1]) * lb + 0.5 * sv[1]
+        torch.testing.assert_close(out.detach(), ref.detach())
+        return ref
+
+    inputs = (a.clone().requires_grad_(True), b.clone().requires_grad_(True), s)
+    assert torch.autograd.gradcheck(f, inputs)
+    mtl.log_vars["a"].data.fill_(0.2)
+    mtl.log_vars["b"].data.fill_(-0.3)
+    pa = a.clone().requires_grad_(True)
+    out = mtl({"a": pa, "b": b}, {"a": at, "b": bt})
+    (ga,) = torch.autograd.grad(out, pa)
+    (gr,) = torch.autograd.grad(0.5 * math.exp(-0.2) * LF.mse_loss(pa, at), pa)
+    torch.testing.assert_close(ga, gr)
+    ls = mtl({"a": a, "b": b}, {"a": at, "b": bt})
+    (gs,) = torch.autograd.grad(ls, mtl.log_vars["a"])
+    assert gs.item() == pytest.approx(-0.5 * math.exp(-0.2) * float(LF.mse_loss(a, at)) + 0.5)

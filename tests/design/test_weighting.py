@@ -178,3 +178,18 @@ def test_error_weighted_custom_callable_and_errors() -> None:
         ErrorWeighted("mse", "cauchy", scale=-1.0)
     e = ErrorWeighted("mse", "gaussian", scale=3.0, normalize="weight")
     assert losscraft.build(e.get_config()).get_config() == e.get_config()
+
+
+def test_gradcheck_error_weighted_and_weighted_ce() -> None:
+    x, y, _ = _reg(5)
+    xr = x.clone().requires_grad_(True)
+    # detach=False only: with a detached weight the analytic gradient is, by design, not the
+    # finite-difference one (checked in closed form in test_error_weighted_cauchy_reference_and_detach)
+    m = ErrorWeighted("mse", "cauchy", scale=1.5, detach=False)
+    assert torch.autograd.gradcheck(lambda z: m(z, y), (xr,))
+    g = torch.Generator().manual_seed(6)
+    logits = torch.randn(5, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    t = torch.tensor([0, 2, -100, 1, 2])
+    s = torch.rand(5, generator=g, dtype=torch.float64)
+    m2 = Weighted(losscraft.CrossEntropyLoss(weight=torch.tensor([1.0, 2.0, 0.5])), normalize="count")
+    assert torch.autograd.gradcheck(lambda z: m2(z, t, weight=s), (logits,))

@@ -3,8 +3,8 @@ r"""The one reducer every loss goes through.
 Semantics (documented in ``docs/conventions.md``):
 
 * ``"none"``: the unreduced loss, multiplied by the weight and with masked positions set to 0.
-* ``"sum"``:  :math:`\\sum_i w_i m_i \\ell_i`.
-* ``"mean"``: the weighted mean :math:`\\sum_i w_i m_i \\ell_i / \\sum_i w_i m_i`; without
+* ``"sum"``:  :math:`\sum_i w_i m_i \ell_i`.
+* ``"mean"``: the weighted mean :math:`\sum_i w_i m_i \ell_i / \sum_i w_i m_i`; without
   weights this is the mean over the unmasked positions.
 * Empty input, all positions masked, or all weights zero: ``"sum"`` and ``"mean"`` are
   ``0.0``, still attached to the autograd graph, with zero (finite) gradients. There is no
@@ -56,6 +56,7 @@ def reduce(
     mask: Tensor | None = None,
     *,
     denominator: Tensor | None = None,
+    normalize: str = "weight",
 ) -> Tensor:
     r"""Reduce an unreduced loss tensor.
 
@@ -69,6 +70,10 @@ def reduce(
             torch's label-smoothed, class-weighted cross-entropy, whose smoothing term is
             weighted by every class): ``"mean"`` is then :math:`\sum_i m_i v_i / \sum_i m_i d_i`.
             Mutually exclusive with ``weight``.
+        normalize: the ``"mean"`` denominator with ``weight``: ``"weight"`` (default) gives
+            the weighted mean :math:`\sum_i w_i m_i \ell_i / \sum_i w_i m_i`; ``"count"`` the
+            mean over kept positions :math:`\sum_i w_i m_i \ell_i / \sum_i m_i` (Keras'
+            ``sum_over_batch_size``).
 
     Returns:
         The reduced loss (a 0-dim tensor) or, for ``"none"``, a tensor of ``values``' shape.
@@ -96,9 +101,13 @@ def reduce(
     total = values.sum()
     if reduction == "sum":
         return total
-    if w is None:
+    if w is None or (normalize == "count" and mask is None):
         # max(n, 1): the mean of an empty batch is 0, not nan.
         return total / max(values.numel(), 1)
-    den = w.expand_as(values).sum() if w.shape != values.shape else w.sum()
+    if normalize == "count":
+        assert mask is not None
+        den = mask.sum().to(values.dtype)
+    else:
+        den = w.expand_as(values).sum() if w.shape != values.shape else w.sum()
     # divide-no-nan: 0/0 -> 0 with zero gradient, every position masked or zero-weighted.
     return total / torch.where(den > 0, den, torch.ones_like(den))
