@@ -6,14 +6,16 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 LINT   := src tests docs $(wildcard examples benchmarks)
 
-.PHONY: help install demo test lint format typecheck docs clean
+.PHONY: help install demo test lint format typecheck docs bench clean
 
 help:
 	@echo "make demo       showcase of the catalog on bundled data (writes demo-output/)"
 	@echo "make test       ruff + the full test suite"
 	@echo "make lint       ruff check + format check"
 	@echo "make typecheck  mypy --strict on src/"
-	@echo "make docs       regenerate docs/catalog.md from the registry"
+	@echo "make docs       regenerate docs/catalog.md and docs/understanding-losses.md (+ images)"
+	@echo "make bench      benchmark suite vs torch/peers (~10 min, 2 threads): writes"
+	@echo "                benchmarks/results/latest.json and docs/benchmarks.md"
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +44,14 @@ typecheck: $(STAMP)
 
 docs: $(STAMP)
 	$(PY) docs/gen_catalog.py
+	$(PY) docs/gen_understanding.py
+
+# The peers (kornia, MONAI, pytorch-metric-learning) are benchmark-only extras; torch stays
+# pinned by requirements-bench.txt. Run on a quiet machine: see benchmarks/README.md.
+bench: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	$(PY) benchmarks/bench_losses.py --out benchmarks/results/latest.json
+	$(PY) docs/gen_benchmarks.py benchmarks/results/latest.json --out docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .mypy_cache .hypothesis

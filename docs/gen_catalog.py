@@ -74,6 +74,8 @@ def render() -> str:
                 + (
                     "per class, set at construction"
                     if s.weight == "class"
+                    else "none (the positional `weight` is the classifier matrix)"
+                    if s.weight == "none"
                     else "per element/sample, at call time"
                 ),
                 f"- **properties:** {', '.join(rendered) if rendered else '—'}",

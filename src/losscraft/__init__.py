@@ -8,11 +8,12 @@ HuberLoss(delta=2.0, reduction='mean')
 True
 """
 
-from . import builder, compose, functional, losses, multitask, weighting
+from . import analysis, builder, compose, functional, losses, multitask, weighting
 from ._core.errors import LosscraftError
 from ._core.reduction import reduce
 from ._core.registry import LossEntry, build, catalog, get
 from ._core.spec import CHECKED_PROPERTIES, Family, InputKind, LossSpec, Property, TargetKind, Task
+from .analysis import AnalysisReport, analyze
 from .builder import custom_loss
 from .compose import CombinedLoss, Constant, CosineSchedule, LinearWarmup
 from .multitask import MultiTaskLoss
@@ -48,6 +49,7 @@ from .nn import (
     JSDivLoss,
     KLDivLoss,
     LDAMLoss,
+    LinearCrossEntropyLoss,
     LinexLoss,
     LogCoshLoss,
     LogitAdjustedLoss,
@@ -66,6 +68,7 @@ from .nn import (
     TverskyLoss,
     WelschLoss,
 )
+from .plotting import plot  # matplotlib is imported on the first call
 from .weighting import ErrorWeighted, Weighted, class_weights
 
 __version__ = "0.1.0"
@@ -73,6 +76,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ASLLoss",
     "AdaptiveBarronLoss",
+    "AnalysisReport",
     "ArcFaceLoss",
     "AsymmetricLinearLoss",
     "AsymmetricSquaredLoss",
@@ -109,6 +113,7 @@ __all__ = [
     "JaccardLoss",
     "KLDivLoss",
     "LDAMLoss",
+    "LinearCrossEntropyLoss",
     "LinearWarmup",
     "LinexLoss",
     "LogCoshLoss",
@@ -136,6 +141,8 @@ __all__ = [
     "Weighted",
     "WelschLoss",
     "__version__",
+    "analysis",
+    "analyze",
     "build",
     "builder",
     "catalog",
@@ -146,6 +153,7 @@ __all__ = [
     "get",
     "losses",
     "multitask",
+    "plot",
     "reduce",
     "weighting",
 ]

@@ -38,14 +38,18 @@ def test_signature_and_default_parity(entry: LossEntry) -> None:
     expected = {p.name: p.default for p in spec.params}
     if spec.weight == "element":
         expected["weight"] = None
+    for name in spec.call_inputs:  # call-time keyword tensors such as a bias: default None
+        expected[name] = None
     expected["reduction"] = "mean"
-    assert list(kwonly) == list(expected), "hyperparameters, then weight, then reduction"
+    assert list(kwonly) == list(expected), "hyperparameters, then weight / call inputs, then reduction"
     for name, default in expected.items():
         assert kwonly[name] == default, name
     assert entry.module is not None
     init = inspect.signature(entry.module.__init__)
     mod_kw = {p.name: p.default for p in init.parameters.values() if p.kind is p.KEYWORD_ONLY}
     expected.pop("weight", None) if spec.weight == "element" else None
+    for name in spec.call_inputs:  # inputs of forward, not hyperparameters of the Module
+        expected.pop(name)
     assert mod_kw == expected
     assert all(
         p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and (p.name == "self" or p.kind is p.KEYWORD_ONLY)

@@ -265,6 +265,10 @@ class TensorDomain(Domain):
             return self.optional
         if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() != 1:
             return False
+        if getattr(torch.compiler, "is_compiling", lambda: False)():  # torch >= 2.3
+            # The value checks read the tensor back to the host (a data-dependent branch that
+            # breaks fullgraph); like checks.check_finite_range they are skipped while tracing.
+            return value.numel() > 0
         if value.numel() == 0 or not bool(torch.isfinite(value).all()):
             return False
         return bool((value > 0).all()) if self.positive else bool((value >= 0).all())
@@ -427,8 +431,13 @@ class LossSpec:
             ``"sample"`` (one value per sample / position, class dim reduced), or a short
             free-text description for special cases.
         weight: meaning of the ``weight`` argument: ``"element"`` (broadcastable to the
-            unreduced loss, a forward-time argument) or ``"class"`` (a per-class
-            hyperparameter, stored by the Module).
+            unreduced loss, a forward-time argument), ``"class"`` (a per-class
+            hyperparameter, stored by the Module) or ``"none"`` (the loss takes no loss
+            weight; e.g. ``linear_cross_entropy``, whose positional ``weight`` input is the
+            classifier matrix).
+        call_inputs: optional keyword-only tensors given at call time, default ``None``, placed
+            after the hyperparameters (e.g. ``linear_cross_entropy``'s ``bias``). They are
+            inputs, not hyperparameters: the Module's ``forward`` takes them as keywords.
         ignore_index: whether the loss accepts ``ignore_index``.
         probability_input: the first argument must lie in [0, 1] (validated).
         differentiable: whether gradients flow to the inputs (all current losses).
@@ -454,7 +463,8 @@ class LossSpec:
     relations: tuple[Relation, ...] = ()
     inputs: tuple[str, ...] = ("input", "target")
     none_shape: str = "element"
-    weight: Literal["element", "class"] = "element"
+    weight: Literal["element", "class", "none"] = "element"
+    call_inputs: tuple[str, ...] = ()
     ignore_index: bool = False
     when_to_use: str = ""
     extreme: float = 1e4

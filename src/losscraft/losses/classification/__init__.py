@@ -9,6 +9,7 @@ from .cross_entropy import CrossEntropyLoss, cross_entropy_loss
 from .focal import FocalLoss, focal_loss
 from .gce import GCELoss, gce_loss
 from .ldam import LDAMLoss, ldam_loss
+from .linear_cross_entropy import LinearCrossEntropyLoss, linear_cross_entropy_loss
 from .logit_adjusted import LogitAdjustedLoss, logit_adjusted_loss
 from .poly import PolyLoss, poly_loss
 from .sce import SCELoss, sce_loss
@@ -39,4 +40,7 @@ __all__ = [
     "logit_adjusted_loss",
     "poly_loss",
     "sce_loss",
+    # issue 6: large-vocabulary linear cross-entropy
+    "LinearCrossEntropyLoss",
+    "linear_cross_entropy_loss",
 ]

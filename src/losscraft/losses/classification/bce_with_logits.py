@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import functools
+
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..._core.checks import check_params, fmt_shape
+from ..._core.checks import (
+    check_floating,
+    check_params,
+    check_same_shape,
+    compute_dtype,
+    fmt_shape,
+    to_compute,
+)
 from ..._core.errors import LosscraftError
+from ..._core.kernels import (
+    Workspace,
+    binary_logit_base,
+    check_range_fast,
+    elementwise_loss,
+    use_lean,
+    weighted_sum,
+    write_grad,
+    wrong_side,
+)
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
@@ -23,7 +43,7 @@ from ..._core.spec import (
     Task,
     TensorDomain,
 )
-from ._common import binary_curve_call, binary_logits_sample, prepare_binary
+from ._common import binary_curve_call, binary_logits_sample
 
 SPEC = LossSpec(
     name="bce_with_logits",
@@ -115,8 +135,13 @@ def bce_with_logits_loss(
     where $\rho_i$ is ``pos_weight`` of $x_i$'s label (1 if ``None``) and $\varepsilon$ is
     ``label_smoothing``; reduced as described in *Reductions* (``docs/conventions.md``).
     Smoothing uses the Keras binary convention (towards 1/2, both classes); PyTorch has none
-    for BCE. Computed by ``torch.nn.functional.binary_cross_entropy_with_logits``
-    (log-sum-exp form), finite for logits of any size.
+    for BCE. Finite for logits of any size: on the CPU a lean chunked kernel computes the loss
+    and its gradient together from one $e^{-|x|}$ per element, keeping one gradient buffer of
+    the input's size (half the peak memory of torch's own kernel, see
+    :mod:`losscraft._core.kernels`); elsewhere, under ``torch.compile`` or when ``target``,
+    ``weight`` or ``pos_weight`` requires a gradient, it is
+    ``torch.nn.functional.binary_cross_entropy_with_logits`` (log-sum-exp form) followed by the
+    common reducer.
 
     **Gradient:** $\partial\ell/\partial x = (1 - y')\,\sigma(x) - \rho\, y'\,\sigma(-x)$, i.e.
     $\sigma(x) - y'$ without ``pos_weight``: bounded by $\max(1, \rho)$, never saturating.
@@ -159,17 +184,126 @@ def bce_with_logits_loss(
     """
     fn = "bce_with_logits_loss"
     check_params(SPEC, {"pos_weight": pos_weight, "label_smoothing": label_smoothing, "reduction": reduction})
-    x, y = prepare_binary(fn, input, target)
-    check_weight(fn, weight, x.shape)
-    pw = None
+    check_floating(fn, "input", input)
+    check_floating(fn, "target", target)
+    check_same_shape(fn, input, target)
+    check_range_fast(fn, "target", target, 0.0, 1.0, "targets")
+    check_weight(fn, weight, input.shape)
     if pos_weight is not None:
-        _check_pos_weight(fn, pos_weight, x)
-        pw = pos_weight.to(device=x.device, dtype=x.dtype)
+        _check_pos_weight(fn, pos_weight, input)
+    return bce_with_logits_impl(input, target, pos_weight, label_smoothing, weight, reduction)
+
+
+def bce_with_logits_impl(
+    input: Tensor,
+    target: Tensor,
+    pos_weight: Tensor | None,
+    label_smoothing: float,
+    weight: Tensor | None,
+    reduction: str,
+) -> Tensor:
+    """BCE-with-logits on validated arguments (shared with ``binary_focal_loss(gamma=0)``).
+
+    The lean chunked kernel when it applies (:func:`~losscraft._core.kernels.use_lean`),
+    else the composed reference.
+    """
+
+    def composed(x: Tensor) -> Tensor:
+        return _composed(x, target, pos_weight, label_smoothing, weight, reduction)
+
+    if use_lean(input, target, weight, pos_weight):
+        kernel = functools.partial(_bce_chunk, eps=float(label_smoothing))
+        bound = 1.0
+        if pos_weight is not None and pos_weight.numel():
+            bound = max(1.0, float(pos_weight.detach().abs().max().item()))
+        return elementwise_loss(
+            kernel,
+            input,
+            target,
+            weight=weight,
+            aux=pos_weight.detach() if pos_weight is not None else None,
+            reduction=reduction,
+            composed=composed,
+            grad_bound=bound,
+        )
+    return composed(input)
+
+
+def _composed(
+    input: Tensor,
+    target: Tensor,
+    pos_weight: Tensor | None,
+    label_smoothing: float,
+    weight: Tensor | None,
+    reduction: str,
+) -> Tensor:
+    """The reference implementation: torch's kernel per element, then :func:`reduce`."""
+    dt = compute_dtype(input, target)
+    x, y = to_compute(input, dt), to_compute(target, dt)
+    pw = pos_weight.to(device=x.device, dtype=x.dtype) if pos_weight is not None else None
     if label_smoothing > 0.0:
         y = y * (1.0 - label_smoothing) + 0.5 * label_smoothing
     # The native kernel uses max(-x, 0) + log(1 + exp(-|x|)): no overflow for any logit.
     values = F.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none")
     return reduce(values, reduction, weight)
+
+
+def _bce_chunk(
+    ws: Workspace,
+    x: Tensor,
+    y: Tensor,
+    aux: Tensor | float | None,
+    f: Tensor | float,
+    vals: Tensor | None,
+    grad: Tensor | None,
+    gmul: float,
+    *,
+    eps: float,
+) -> Tensor | None:
+    r"""BCE-with-logits and its gradient on one chunk (see :mod:`losscraft._core.kernels`).
+
+    With $A = \rho y'$ (weight of the positive term), $B = 1 - y'$ (negative term),
+    $W = A + B$, $e = e^{-|x|}$ and $S = W + \mathrm{sgn}(B - A)$ (twice the weight of the
+    wrong side: $2B$ for $x \ge 0$, $2A$ for $x < 0$):
+
+    $$\ell = W \log(1 + e) + \tfrac12 |x| S,\qquad
+    \frac{\partial\ell}{\partial x} = B\sigma(x) - A\sigma(-x)
+    = \mathrm{sgn}\,\frac{\tfrac12 S (1 + e) - W e}{1 + e}.$$
+
+    Without ``pos_weight`` ($\rho = 1$, $W = 1$, $S = 2s$) this is the wrong-side form of
+    :func:`~losscraft._core.kernels.wrong_side`. Hard targets give exact zeros instead of
+    differences of nearly equal numbers.
+    """
+    na, e, lg, ope, sgn, b1, b2, b3, b4 = ws.buffers(9)
+    if eps > 0.0:
+        y = torch.addcmul(ws.c(0.5 * eps), y, ws.c(1.0 - eps), out=b3)  # y (1 - eps) + eps / 2
+    binary_logit_base(ws, x, (na, e, lg, ope, sgn))
+    half = 0.5  # the gradient numerator below is computed doubled
+    if aux is None or (not isinstance(aux, Tensor) and aux == 1.0):
+        wrong_side(ws, y, sgn, b1, b2, b4)  # b2 = v = sgn 2s, b4 = 2s
+        loss = lg.addcmul_(na, b4, value=-0.5)  # log(1 + e) + |x| s
+        # 2 sgn (s (1 + e) - e) = v (1 + e) - 2 sgn e
+        br = torch.mul(b2, ope, out=b1).addcmul_(sgn, e, value=-2.0) if grad is not None else None
+    else:
+        rho = aux if isinstance(aux, Tensor) else ws.c(aux)
+        torch.mul(y, rho, out=b1)  # A
+        torch.sub(ws.ones, y, out=b2)  # B
+        torch.sub(b2, b1, out=b3)  # B - A (y, possibly in b3, is no longer needed)
+        b1.add_(b2)  # W
+        b3.mul_(sgn).add_(b1)  # S
+        loss = lg.mul_(b1).addcmul_(na, b3, value=-0.5)
+        # 2 sgn (S (1 + e) / 2 - W e)
+        br = torch.mul(b3, ope, out=b2).addcmul_(b1, e, value=-2.0).mul_(sgn) if grad is not None else None
+    part: Tensor | None = None
+    if vals is not None:
+        torch.mul(loss, f if isinstance(f, Tensor) else ws.c(f), out=vals)
+    else:
+        part = weighted_sum(ws, loss, f)
+    if grad is None or br is None:
+        return part
+    br.div_(ope)
+    write_grad(ws, br, f, gmul * half, grad)
+    return part
 
 
 class BCEWithLogitsLoss(LossModule, spec=SPEC, fn=bce_with_logits_loss):

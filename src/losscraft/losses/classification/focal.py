@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
-from ..._core.checks import check_class_weight, check_params, compute_dtype, to_compute
+from ..._core.checks import check_class_weight, check_params, compute_dtype, is_compiling, to_compute
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
@@ -134,6 +137,12 @@ def focal_loss(
     (p_{ic} - \mathbb 1[c = y_i])$ — bounded, vanishing as $p \to 1$; zero at ignored
     positions.
 
+    Computed by a blocked kernel that keeps one value per position (this gradient's scale)
+    and recomputes the softmax block by block in backward: forward plus backward peaks at
+    about 1.2 times the logits' size (the gradient itself is 1), where the composed formula
+    keeps ``log_softmax`` and its gather/scatter temporaries (about 3 times). ``gamma=0``
+    calls torch's ``cross_entropy`` kernel.
+
     Args:
         input: logits of shape ``(N, C)`` or ``(N, C, d1, ...)`` (classes on dim 1).
         target: class indices, integer tensor of shape ``(N,)`` / ``(N, d1, ...)``, values in
@@ -174,27 +183,151 @@ def focal_loss(
     check_class_weight(fn, "alpha", alpha, num_classes)
     check_index_target(fn, input, target, ignore_index)
     dt = compute_dtype(input)
-    x = to_compute(input, dt)
     t = target.long()
     mask = t != ignore_index
-    # Ignored positions gather class 0 (finite); reduce() zeroes them through the mask.
-    t_safe = torch.where(mask, t, torch.zeros_like(t))
     check_weight(fn, weight, t.shape)
-    log_p = F.log_softmax(x, dim=1).gather(1, t_safe.unsqueeze(1)).squeeze(1)
-    values = -log_p
-    if gamma != 0.0:
-        # 1 - p via -expm1(log p): full precision as p -> 1. clamp_min(tiny): at p == 1
-        # exactly, u**gamma has slope gamma u^(gamma-1) = inf for gamma < 1 (and inf * 0 = NaN
-        # in backward); clamped, the slope is finite and clamp's own gradient there is 0.
-        u = (-torch.expm1(log_p)).clamp_min(torch.finfo(dt).tiny)
-        values = values * u.pow(gamma)
-    if alpha is None:
+    w = None if alpha is None else alpha.to(device=input.device, dtype=dt)
+    if gamma == 0.0:
+        # Cross-entropy exactly: torch's native kernel and the same reducer as
+        # cross_entropy_loss(weight=alpha), whose values already carry alpha_y.
+        values = F.cross_entropy(
+            to_compute(input, dt), t, weight=w, ignore_index=ignore_index, reduction="none"
+        )
+        if w is None:
+            return reduce(values, reduction, weight, mask)
+        a = w[torch.where(mask, t, torch.zeros_like(t))]
+        if weight is not None:
+            values, a = values * weight.to(dt), a * weight.to(dt)
+        return reduce(values, reduction, mask=mask, denominator=a)
+    if is_compiling():
+        # inductor fuses the composed formula; the blocked Function would unroll its loops.
+        values = _focal_values_composed(to_compute(input, dt), t, mask, gamma)
+    else:
+        n, c = input.shape[0], input.shape[1]
+        npos = math.prod(input.shape[2:])
+        x3, t2 = input.reshape(n, c, npos), t.reshape(n, npos)
+        values = _SoftmaxFocal.apply(x3, t2, ignore_index, gamma, dt)  # type: ignore[no-untyped-call]
+        values = values.reshape(t.shape)
+    if w is None:
         return reduce(values, reduction, weight, mask)
-    a = alpha.to(device=x.device, dtype=dt)[t_safe]
+    # Ignored positions gather class 0 (finite); reduce() zeroes them through the mask.
+    a = w[torch.where(mask, t, torch.zeros_like(t))]
     if weight is not None:
         a = a * weight.to(dt)
-    # Same values and the same reducer as cross_entropy_loss(weight=alpha): exact at gamma=0.
+    # alpha acts like cross_entropy's class weight: "mean" divides by sum(alpha_y).
     return reduce(values * a, reduction, mask=mask, denominator=a)
+
+
+def _focal_values_composed(x: Tensor, t: Tensor, mask: Tensor, gamma: float) -> Tensor:
+    """The straightforward formula ``-(1 - p_y)^gamma log p_y`` (reference; used under compile)."""
+    t_safe = torch.where(mask, t, torch.zeros_like(t))  # ignored: class 0 (masked by reduce)
+    log_p = F.log_softmax(x, dim=1).gather(1, t_safe.unsqueeze(1)).squeeze(1)
+    # 1 - p via -expm1(log p): full precision as p -> 1. clamp_min(tiny): at p == 1
+    # exactly, u**gamma has slope gamma u^(gamma-1) = inf for gamma < 1 (and inf * 0 = NaN
+    # in backward); clamped, the slope is finite and clamp's own gradient there is 0.
+    u = (-torch.expm1(log_p)).clamp_min(torch.finfo(x.dtype).tiny)
+    return -log_p * u.pow(gamma)
+
+
+# Values per (samples, C, positions) block: 1/32 of the logits, within [2**16, 2**20]. Large
+# enough that the loop's per-op overhead is negligible (few, big kernels), small enough that
+# the block temporaries add ~3% to the peak memory (the gradient itself is 100%).
+_BLOCK_MIN = 1 << 16
+_BLOCK_MAX = 1 << 20
+
+
+def _blocks(n: int, c: int, npos: int) -> Iterator[tuple[slice, slice]]:
+    """(sample slice, position slice) pairs tiling ``(N, P)``, ~1/32 of the logits each.
+
+    Whole samples are grouped while ``C * P`` fits the block (contiguous blocks); larger
+    samples are cut along the positions, one sample at a time.
+    """
+    budget = min(_BLOCK_MAX, max(_BLOCK_MIN, n * c * npos // 32))  # globals read per call
+    row = c * npos
+    if row <= budget:
+        step = max(1, budget // max(row, 1))
+        for n0 in range(0, n, step):
+            yield slice(n0, min(n0 + step, n)), slice(0, npos)
+        return
+    step = max(1, budget // c)
+    for n0 in range(n):
+        for p0 in range(0, npos, step):
+            yield slice(n0, n0 + 1), slice(p0, min(p0 + step, npos))
+
+
+def _block_views(x3: Tensor, t2: Tensor, ns: slice, ps: slice, ignore_index: int) -> tuple[Tensor, Tensor]:
+    """One block of logits and its class-index tensor (ignored positions -> class 0).
+
+    Classes stay on dim 1 and the index has a singleton dim 1, so ``gather``/``scatter_add``
+    along dim 1 address each position's own class. Without spatial dims the block is the 2-D
+    ``(samples, C)`` slice, whose softmax runs along the contiguous last dim.
+    """
+    if x3.shape[2] == 1:
+        xb, tb = x3[ns, :, 0], t2[ns]
+    else:
+        xb, tb = x3[ns, :, ps], t2[ns, ps].unsqueeze(1)
+    return xb, tb.masked_fill(tb == ignore_index, 0)
+
+
+class _SoftmaxFocal(torch.autograd.Function):
+    r"""Per-position softmax focal loss ``-(1 - p_y)^gamma log p_y`` on ``(N, C, P)`` logits.
+
+    The loss depends on the logits only through ``log p_y``, so its gradient is
+    ``coef * (p - onehot(y))`` with the per-position scalar
+    ``coef = -dl/dlog p_y = u^gamma (1 + gamma r)``, ``u = 1 - p_y``, ``r = p_y (-log p_y) / u``
+    (``0 <= r <= 1``: no ``u^(gamma - 1)`` that would overflow as ``p_y -> 1``). Forward
+    computes ``log p_y`` block by block (``log_softmax`` of one block, then a gather) and
+    keeps only ``coef`` (one value per position, ``1/C`` of the logits); backward recomputes
+    ``softmax`` per block and writes ``coef * grad_out * (p - onehot)`` straight into the
+    gradient buffer. Peak memory is the gradient plus one block, instead of the full
+    ``log_softmax``, its gather/scatter and ``log_softmax_backward`` temporaries.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, x3: Tensor, t2: Tensor, ignore_index: int, gamma: float, dt: torch.dtype
+    ) -> Tensor:
+        n, c, npos = x3.shape
+        log_p = torch.empty((n, npos), dtype=dt, device=x3.device)
+        for ns, ps in _blocks(n, c, npos):
+            xb, idx = _block_views(x3, t2, ns, ps, ignore_index)
+            lpb = torch.log_softmax(xb, dim=1, dtype=dt).gather(1, idx)
+            log_p[ns, ps] = lpb.reshape(log_p[ns, ps].shape)
+        p_y = torch.exp(log_p)
+        # 1 - p_y via -expm1(log p_y), exact as p_y -> 1; the composed formula's clamp at tiny.
+        u = torch.expm1(log_p).neg_().clamp_min_(torch.finfo(dt).tiny)
+        nlp = log_p.neg_()  # -log p_y >= 0
+        ug = u.pow(gamma)
+        values = nlp * ug
+        # coef = u^gamma + gamma p (-log p) u^(gamma-1) = u^gamma (1 + gamma r) with
+        # r = p (-log p) / u in [0, 1]: no u^(gamma-1), which overflows as p_y -> 1.
+        coef = nlp.mul_(p_y).div_(u).mul_(gamma).add_(1.0).mul_(ug)
+        ctx.save_for_backward(x3, t2, coef)
+        ctx.ignore_index, ctx.dt = ignore_index, dt
+        return values
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, None, None, None, None]:  # type: ignore[override]
+        x3, t2, coef = ctx.saved_tensors
+        if not ctx.needs_input_grad[0]:
+            return None, None, None, None, None
+        dt: torch.dtype = ctx.dt
+        n, c, npos = x3.shape
+        go = grad_out.to(dt)
+        grad = torch.empty_like(x3, memory_format=torch.contiguous_format)
+        direct = x3.dtype == dt  # else: compute the block in dt, then round into the half grad
+        for ns, ps in _blocks(n, c, npos):
+            xb, idx = _block_views(x3, t2, ns, ps, ctx.ignore_index)
+            # per-position scale of (p - onehot), per block: no second (N, P) buffer
+            kb = (coef[ns, ps] * go[ns, ps]).reshape(idx.shape)
+            p = torch.softmax(xb, dim=1, dtype=dt)
+            gb = grad[ns, :, 0] if npos == 1 else grad[ns, :, ps]
+            out = gb if direct else torch.empty_like(p)
+            torch.mul(p, kb, out=out).scatter_add_(1, idx, kb.neg())
+            if not direct:
+                gb.copy_(out)
+        return grad, None, None, None, None
 
 
 class FocalLoss(LossModule, spec=SPEC, fn=focal_loss):

@@ -107,6 +107,11 @@ def jaccard_loss(
     ``smooth > 0`` a false positive on an empty image still gets $s / (\sum p + s)^2 > 0$;
     with ``smooth=0`` the loss of an empty image is constant 1 and its gradient vanishes.
 
+    Memory: the per-(image, class) sums come from a blocked kernel that keeps no full-size
+    tensor for backward (it recomputes the activation block by block), so forward plus
+    backward peaks at about the size of the logits' gradient; the multiclass target is never
+    expanded to a one-hot tensor (MONAI's ``DiceLoss`` peaks at about three times the input).
+
     Args:
         input: logits. ``"binary"``: ``(N, *)`` or ``(N, 1, *)``; ``"multiclass"`` and
             ``"multilabel"``: ``(N, C, *)``. Floating point.

@@ -1,0 +1,573 @@
+"""Large-vocabulary linear cross-entropy: equal to ``F.cross_entropy(hidden @ weight.T + bias)``.
+
+Every test compares values *and* the gradients of hidden, weight and bias with the composed
+float64 reference (``F.cross_entropy`` on the materialised logits, plus the z-loss written out),
+over reductions, ``ignore_index``, label smoothing, z-loss, bias and chunk sizes. The chunked
+implementation never materialises the logits; a memory test checks that too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import losscraft
+from losscraft import LosscraftError
+from losscraft.losses.classification import LinearCrossEntropyLoss, linear_cross_entropy_loss
+from losscraft.losses.classification import linear_cross_entropy as lce_mod
+from losscraft.losses.classification.linear_cross_entropy import default_chunk_size
+
+D = torch.float64
+IGN = -100
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _problem(seed: int, n: int = 13, h: int = 6, v: int = 11, ignored: tuple[int, ...] = (2, 5), dtype=D):
+    g = _gen(seed)
+    hidden = torch.randn(n, h, generator=g, dtype=D)
+    weight = torch.randn(v, h, generator=g, dtype=D)
+    bias = torch.randn(v, generator=g, dtype=D)
+    target = torch.randint(0, v, (n,), generator=g)
+    for i in ignored:
+        if i < n:
+            target[i] = IGN
+    return hidden.to(dtype), weight.to(dtype), bias.to(dtype), target
+
+
+def _reference(
+    hidden, weight, bias, target, *, ignore_index=IGN, label_smoothing=0.0, z_loss=0.0, reduction="mean"
+):
+    """The composed formula on the full logits (float64 in the tests)."""
+    z = hidden @ weight.T
+    if bias is not None:
+        z = z + bias
+    zf = z.reshape(-1, z.shape[-1])
+    tf = target.reshape(-1)
+    ce = F.cross_entropy(zf, tf, ignore_index=ignore_index, label_smoothing=label_smoothing, reduction="none")
+    keep = tf != ignore_index
+    lse = torch.logsumexp(zf, dim=1)
+    per = ce + z_loss * torch.where(keep, lse * lse, torch.zeros_like(lse))
+    if reduction == "none":
+        return per.reshape(target.shape)
+    if reduction == "sum":
+        return per.sum()
+    return per.sum() / keep.sum().clamp_min(1)
+
+
+def _explicit(hidden, weight, bias, target, *, label_smoothing, z_loss):
+    """Per-token float64 formula written out: lse - (1-eps) z_y - eps/V sum z + lambda lse^2."""
+    z = hidden @ weight.T + (0 if bias is None else bias)
+    v = z.shape[1]
+    out = []
+    for i in range(z.shape[0]):
+        if int(target[i]) == IGN:
+            out.append(torch.zeros((), dtype=z.dtype))
+            continue
+        lse = torch.log(torch.exp(z[i] - z[i].max()).sum()) + z[i].max()
+        zy = z[i, int(target[i])]
+        out.append(lse - (1 - label_smoothing) * zy - label_smoothing / v * z[i].sum() + z_loss * lse**2)
+    return torch.stack(out)
+
+
+def _value_and_grads(fn, hidden, weight, bias, target, upstream=None, **kw):
+    leaves = [hidden.detach().clone().requires_grad_(True), weight.detach().clone().requires_grad_(True)]
+    b = None if bias is None else bias.detach().clone().requires_grad_(True)
+    out = fn(leaves[0], leaves[1], target, bias=b, **kw)
+    out.backward(torch.ones_like(out) if upstream is None else upstream)
+    grads = [leaves[0].grad, leaves[1].grad] + ([] if b is None else [b.grad])
+    return out.detach(), grads
+
+
+def _ref_fn(hidden, weight, target, *, bias=None, chunk_size=None, **kw):
+    return _reference(hidden, weight, bias, target, **kw)
+
+
+TIGHT = {"rtol": 1e-10, "atol": 1e-12}
+
+
+# ================================================================ parity with the composed formula
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("with_bias", [False, True])
+@pytest.mark.parametrize("chunk_size", [1, 7, 13, 100, None])
+def test_matches_cross_entropy_of_logits(reduction: str, with_bias: bool, chunk_size: int | None) -> None:
+    hidden, weight, bias, target = _problem(0)
+    bias = bias if with_bias else None
+    up = torch.rand(target.shape, generator=_gen(9), dtype=D) + 0.25 if reduction == "none" else None
+    kw = {"reduction": reduction}
+    got = _value_and_grads(
+        linear_cross_entropy_loss, hidden, weight, bias, target, up, chunk_size=chunk_size, **kw
+    )
+    ref = _value_and_grads(_ref_fn, hidden, weight, bias, target, up, **kw)
+    torch.testing.assert_close(got[0], ref[0], **TIGHT)
+    assert len(got[1]) == len(ref[1]) == (3 if with_bias else 2)
+    for a, b in zip(got[1], ref[1], strict=True):
+        torch.testing.assert_close(a, b, **TIGHT)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize(("label_smoothing", "z_loss"), [(0.1, 0.0), (0.0, 1e-2), (0.25, 0.3), (1.0, 0.0)])
+@pytest.mark.parametrize("chunk_size", [1, 4, None])
+def test_label_smoothing_and_z_loss(
+    reduction: str, label_smoothing: float, z_loss: float, chunk_size: int | None
+) -> None:
+    hidden, weight, bias, target = _problem(1)
+    up = torch.rand(target.shape, generator=_gen(3), dtype=D) - 0.3 if reduction == "none" else None
+    kw = {"reduction": reduction, "label_smoothing": label_smoothing, "z_loss": z_loss}
+    got = _value_and_grads(
+        linear_cross_entropy_loss, hidden, weight, bias, target, up, chunk_size=chunk_size, **kw
+    )
+    ref = _value_and_grads(_ref_fn, hidden, weight, bias, target, up, **kw)
+    torch.testing.assert_close(got[0], ref[0], **TIGHT)
+    for a, b in zip(got[1], ref[1], strict=True):
+        torch.testing.assert_close(a, b, **TIGHT)
+
+
+def test_explicit_float64_formula() -> None:
+    """Label smoothing and z-loss against the formula written out token by token (not torch's CE)."""
+    hidden, weight, bias, target = _problem(2)
+    for eps, lam in [(0.0, 0.0), (0.2, 0.0), (0.0, 0.05), (0.3, 0.1)]:
+        per = linear_cross_entropy_loss(
+            hidden, weight, target, bias=bias, label_smoothing=eps, z_loss=lam, reduction="none"
+        )
+        ref = _explicit(hidden, weight, bias, target, label_smoothing=eps, z_loss=lam)
+        torch.testing.assert_close(per, ref, **TIGHT)
+        mean = linear_cross_entropy_loss(hidden, weight, target, bias=bias, label_smoothing=eps, z_loss=lam)
+        torch.testing.assert_close(mean, ref.sum() / (target != IGN).sum(), **TIGHT)
+
+
+def test_mean_uses_global_count_of_non_ignored_tokens() -> None:
+    """Chunks with very different numbers of ignored tokens: still sum / (global count)."""
+    hidden, weight, _, target = _problem(3, n=12, ignored=(0, 1, 2, 3, 4, 5, 6))
+    per = linear_cross_entropy_loss(hidden, weight, target, reduction="none")
+    for cs in (1, 3, 4, 12):
+        mean = linear_cross_entropy_loss(hidden, weight, target, chunk_size=cs)
+        torch.testing.assert_close(mean, per.sum() / 5, **TIGHT)
+    assert (per[:7] == 0).all()
+
+
+def test_custom_ignore_index() -> None:
+    hidden, weight, bias, target = _problem(4, ignored=())
+    target[[1, 4]] = 3  # a real class used as the ignore value
+    got = _value_and_grads(linear_cross_entropy_loss, hidden, weight, bias, target, ignore_index=3)
+    ref = _value_and_grads(_ref_fn, hidden, weight, bias, target, ignore_index=3)
+    torch.testing.assert_close(got[0], ref[0], **TIGHT)
+    for a, b in zip(got[1], ref[1], strict=True):
+        torch.testing.assert_close(a, b, **TIGHT)
+
+
+def test_batched_hidden_shape() -> None:
+    """(B, T, H) hidden states with (B, T) targets; "none" returns (B, T)."""
+    g = _gen(5)
+    hidden = torch.randn(2, 5, 4, generator=g, dtype=D)
+    weight = torch.randn(9, 4, generator=g, dtype=D)
+    target = torch.randint(0, 9, (2, 5), generator=g)
+    target[1, 3] = IGN
+    for reduction in ("none", "mean", "sum"):
+        up = torch.rand(2, 5, generator=g, dtype=D) if reduction == "none" else None
+        got = _value_and_grads(
+            linear_cross_entropy_loss, hidden, weight, None, target, up, chunk_size=3, reduction=reduction
+        )
+        ref = _value_and_grads(_ref_fn, hidden, weight, None, target, up, reduction=reduction)
+        assert got[0].shape == ref[0].shape
+        torch.testing.assert_close(got[0], ref[0], **TIGHT)
+        for a, b in zip(got[1], ref[1], strict=True):
+            torch.testing.assert_close(a, b, **TIGHT)
+
+
+# ================================================================ chunking
+def test_chunk_size_invariance_float32() -> None:
+    """Different chunk sizes give the same value and gradients up to float32 rounding."""
+    hidden, weight, bias, target = _problem(6, n=64, h=16, v=300, ignored=(3, 17, 40), dtype=torch.float32)
+    results = [
+        _value_and_grads(
+            linear_cross_entropy_loss,
+            hidden,
+            weight,
+            bias,
+            target,
+            chunk_size=cs,
+            label_smoothing=0.1,
+            z_loss=1e-3,
+        )
+        for cs in (1, 5, 16, 63, 64, 1000, None)
+    ]
+    for other in results[1:]:
+        torch.testing.assert_close(other[0], results[0][0], rtol=1e-5, atol=1e-6)
+        for a, b in zip(other[1], results[0][1], strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_default_chunk_size_rule() -> None:
+    f32 = torch.float32
+    # H = 1024: a quarter of the weight gradient is H / 4 = 256 tokens (V = 128256); at V = 32000
+    # the 32 MiB floor gives slightly more.
+    assert default_chunk_size(4096, 128256, 1024, f32) == 256
+    assert default_chunk_size(4096, 32000, 1024, f32) == 32 * 2**20 // (32000 * 4) == 262
+    # small models: the 32 MiB floor decides (and never more tokens than there are)
+    assert default_chunk_size(100_000, 1000, 64, f32) == 32 * 2**20 // (1000 * 4)
+    assert default_chunk_size(100, 10, 4, f32) == 100
+    assert default_chunk_size(0, 10, 4, f32) == 1
+    # float64 elements are twice as large
+    assert default_chunk_size(10**6, 100_000, 64, torch.float64) == 32 * 2**20 // (100_000 * 8)
+
+
+def test_masked_path_matches_compacted_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside torch.compile ignored tokens are computed and zeroed instead of skipped: same result."""
+    hidden, weight, bias, target = _problem(7, ignored=(0, 4, 9))
+    eager = {
+        r: _value_and_grads(
+            linear_cross_entropy_loss, hidden, weight, bias, target, chunk_size=4, reduction=r, upstream=None
+        )
+        for r in ("mean", "sum")
+    }
+    monkeypatch.setattr(lce_mod, "is_compiling", lambda: True)
+    for r in ("mean", "sum", "none"):
+        up = torch.linspace(0.5, 1.5, 13, dtype=D) if r == "none" else None
+        got = _value_and_grads(
+            linear_cross_entropy_loss, hidden, weight, bias, target, up, chunk_size=4, reduction=r
+        )
+        ref = _value_and_grads(_ref_fn, hidden, weight, bias, target, up, reduction=r)
+        torch.testing.assert_close(got[0], ref[0], **TIGHT)
+        for a, b in zip(got[1], ref[1], strict=True):
+            torch.testing.assert_close(a, b, **TIGHT)
+        if r in eager:
+            torch.testing.assert_close(got[0], eager[r][0], **TIGHT)
+
+
+# ================================================================ precision
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_half_inputs_computed_in_float32(dtype: torch.dtype, reduction: str) -> None:
+    """Half inputs: float32 accumulation, float32 result; float64 on the same rounded values agrees."""
+    hidden, weight, bias, target = _problem(8, n=40, h=32, v=500, dtype=dtype)
+    up = torch.rand(target.shape, generator=_gen(1)) if reduction == "none" else None
+    got = _value_and_grads(
+        linear_cross_entropy_loss,
+        hidden,
+        weight,
+        bias,
+        target,
+        up,
+        chunk_size=7,
+        reduction=reduction,
+        label_smoothing=0.1,
+    )
+    assert got[0].dtype == torch.float32
+    assert [g.dtype for g in got[1]] == [dtype, dtype, dtype]
+    ref = _value_and_grads(
+        _ref_fn,
+        hidden.double(),
+        weight.double(),
+        bias.double(),
+        target,
+        None if up is None else up.double(),
+        reduction=reduction,
+        label_smoothing=0.1,
+    )
+    # the value is float32 arithmetic on exact (half) inputs: float32 tolerance
+    torch.testing.assert_close(got[0].double(), ref[0], rtol=1e-5, atol=1e-5)
+    tol = 1e-2 if dtype is torch.bfloat16 else 2e-3  # the gradient is rounded back to the half dtype
+    for a, b in zip(got[1], ref[1], strict=True):
+        torch.testing.assert_close(a.double(), b, rtol=tol, atol=tol * b.abs().max().item())
+
+
+def test_mixed_dtypes() -> None:
+    """bfloat16 hidden states with a float32 classifier: computed in float32, grads in each dtype."""
+    hidden, weight, _, target = _problem(9)
+    h16 = hidden.to(torch.bfloat16)
+    got = _value_and_grads(linear_cross_entropy_loss, h16, weight.float(), None, target)
+    assert got[0].dtype == torch.float32
+    assert got[1][0].dtype == torch.bfloat16 and got[1][1].dtype == torch.float32
+    ref = _value_and_grads(_ref_fn, h16.double(), weight.float().double(), None, target)
+    torch.testing.assert_close(got[0].double(), ref[0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(got[1][1].double(), ref[1][1], rtol=1e-5, atol=1e-6)
+
+
+def test_large_logits_finite() -> None:
+    hidden, weight, bias, target = _problem(10, dtype=torch.float32)
+    for scale in (1e2, 1e3):
+        got = _value_and_grads(
+            linear_cross_entropy_loss,
+            hidden * scale,
+            weight * scale,
+            bias,
+            target,
+            z_loss=1e-4,
+            label_smoothing=0.1,
+        )
+        assert torch.isfinite(got[0]).all()
+        assert all(torch.isfinite(g).all() for g in got[1])
+
+
+# ================================================================ empty and all-ignored
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_all_ignored_is_zero_with_zero_grads(reduction: str) -> None:
+    hidden, weight, bias, target = _problem(11, n=6, ignored=tuple(range(6)))
+    out, grads = _value_and_grads(
+        linear_cross_entropy_loss,
+        hidden,
+        weight,
+        bias,
+        target,
+        reduction=reduction,
+        z_loss=0.1,
+        label_smoothing=0.2,
+    )
+    assert out.item() == 0.0
+    for g in grads:
+        assert torch.isfinite(g).all() and (g == 0).all()
+    h = hidden.clone().requires_grad_(True)
+    attached = linear_cross_entropy_loss(h, weight, target, reduction=reduction)
+    assert attached.requires_grad
+    none = linear_cross_entropy_loss(hidden, weight, target, reduction="none")
+    assert none.shape == (6,) and (none == 0).all()
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_empty_batch(reduction: str) -> None:
+    hidden = torch.zeros(0, 4, dtype=D, requires_grad=True)
+    weight = torch.randn(7, 4, dtype=D, requires_grad=True)
+    bias = torch.randn(7, dtype=D, requires_grad=True)
+    out = linear_cross_entropy_loss(
+        hidden, weight, torch.zeros(0, dtype=torch.long), bias=bias, reduction=reduction
+    )
+    if reduction == "none":
+        assert out.shape == (0,)
+        out.sum().backward()
+    else:
+        assert out.dim() == 0 and out.item() == 0.0 and out.requires_grad
+        out.backward()
+    assert weight.grad is not None and (weight.grad == 0).all()
+    assert bias.grad is not None and (bias.grad == 0).all()
+    assert hidden.grad is not None and hidden.grad.shape == (0, 4)
+
+
+# ================================================================ autograd details
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_gradcheck(reduction: str) -> None:
+    hidden, weight, bias, target = _problem(12, n=5, h=3, v=4, ignored=(2,))
+
+    def f(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return linear_cross_entropy_loss(
+            h, w, target, bias=b, chunk_size=2, label_smoothing=0.1, z_loss=0.05, reduction=reduction
+        )
+
+    inputs = tuple(t.detach().clone().requires_grad_(True) for t in (hidden, weight, bias))
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_retained_graph_and_upstream_scale(reduction: str) -> None:
+    """A second backward through a retained graph gives the same gradients (bit for bit)."""
+    hidden, weight, bias, target = _problem(13)
+    h, w, b = (t.clone().requires_grad_(True) for t in (hidden, weight, bias))
+    out = linear_cross_entropy_loss(
+        h, w, target, bias=b, chunk_size=3, reduction=reduction, label_smoothing=0.1
+    )
+    first = torch.autograd.grad(out, (h, w, b), retain_graph=True)
+    second = torch.autograd.grad(out, (h, w, b), retain_graph=True)
+    for a, c in zip(first, second, strict=True):
+        assert torch.equal(a, c)
+    scaled = torch.autograd.grad(out * 2.5, (h, w, b))
+    for a, c in zip(first, scaled, strict=True):
+        torch.testing.assert_close(c, 2.5 * a, **TIGHT)
+
+
+def test_only_requested_gradients() -> None:
+    """A frozen classifier (weight without grad) or no grad mode at all: same values."""
+    hidden, weight, bias, target = _problem(14)
+    h = hidden.clone().requires_grad_(True)
+    out = linear_cross_entropy_loss(h, weight, target, bias=bias)
+    out.backward()
+    ref = _value_and_grads(_ref_fn, hidden, weight, bias, target)
+    torch.testing.assert_close(out.detach(), ref[0], **TIGHT)
+    assert h.grad is not None
+    torch.testing.assert_close(h.grad, ref[1][0], **TIGHT)
+    with torch.no_grad():
+        v = linear_cross_entropy_loss(hidden.requires_grad_(True), weight, target, bias=bias)
+    assert not v.requires_grad
+    torch.testing.assert_close(v, ref[0], **TIGHT)
+
+
+def test_gradients_accumulate_into_existing_grad() -> None:
+    hidden, weight, _, target = _problem(15)
+    w = weight.clone().requires_grad_(True)
+    linear_cross_entropy_loss(hidden, w, target).backward()
+    g1 = w.grad.clone()
+    linear_cross_entropy_loss(hidden, w, target).backward()
+    torch.testing.assert_close(w.grad, 2 * g1, **TIGHT)
+
+
+def test_inputs_not_mutated() -> None:
+    hidden, weight, bias, target = _problem(16)
+    copies = [t.clone() for t in (hidden, weight, bias, target)]
+    for r in ("mean", "none"):
+        _value_and_grads(
+            linear_cross_entropy_loss, hidden, weight, bias, target, reduction=r, label_smoothing=0.1
+        )
+    for a, c in zip((hidden, weight, bias, target), copies, strict=True):
+        assert torch.equal(a, c)
+
+
+# ================================================================ Module
+def test_module_holds_hyperparameters_and_takes_bias_at_call() -> None:
+    hidden, weight, bias, target = _problem(17)
+    m = LinearCrossEntropyLoss(label_smoothing=0.1, z_loss=1e-3, chunk_size=4, reduction="sum")
+    torch.testing.assert_close(
+        m(hidden, weight, target, bias=bias),
+        linear_cross_entropy_loss(
+            hidden, weight, target, bias=bias, label_smoothing=0.1, z_loss=1e-3, reduction="sum"
+        ),
+        **TIGHT,
+    )
+    cfg = m.get_config()
+    assert cfg == {
+        "name": "linear_cross_entropy",
+        "ignore_index": -100,
+        "label_smoothing": 0.1,
+        "z_loss": 1e-3,
+        "chunk_size": 4,
+        "reduction": "sum",
+    }
+    assert losscraft.build(cfg).get_config() == cfg
+    assert losscraft.get("linear_ce").module is LinearCrossEntropyLoss
+    assert losscraft.LinearCrossEntropyLoss is LinearCrossEntropyLoss
+    assert losscraft.functional.linear_cross_entropy_loss is linear_cross_entropy_loss
+
+
+def test_module_with_lm_head() -> None:
+    """Typical use: an nn.Linear head's parameters, gradients reach them."""
+    torch.manual_seed(0)
+    head = torch.nn.Linear(8, 20, dtype=D)
+    hidden = torch.randn(3, 7, 8, dtype=D, requires_grad=True)
+    target = torch.randint(0, 20, (3, 7))
+    loss = LinearCrossEntropyLoss(chunk_size=5)(hidden, head.weight, target, bias=head.bias)
+    loss.backward()
+    ref_head = torch.nn.Linear(8, 20, dtype=D)
+    ref_head.load_state_dict(head.state_dict())
+    h2 = hidden.detach().clone().requires_grad_(True)
+    F.cross_entropy(ref_head(h2).reshape(-1, 20), target.reshape(-1)).backward()
+    torch.testing.assert_close(head.weight.grad, ref_head.weight.grad, **TIGHT)
+    torch.testing.assert_close(head.bias.grad, ref_head.bias.grad, **TIGHT)
+    torch.testing.assert_close(hidden.grad, h2.grad, **TIGHT)
+
+
+# ================================================================ errors
+def test_errors() -> None:
+    hidden, weight, bias, target = _problem(18)
+    fn = "linear_cross_entropy_loss"
+    with pytest.raises(
+        LosscraftError,
+        match=rf"{fn}: 'hidden' and 'weight' must have the same last dimension \(the hidden size H\), got "
+        r"hidden \(13, 6\) and weight \(11, 5\)",
+    ):
+        linear_cross_entropy_loss(hidden, weight[:, :5], target)
+    bad = target.clone()
+    bad[3] = 11
+    with pytest.raises(
+        LosscraftError,
+        match=rf"{fn}: 'target' contains class index 11, expected values in \[0, 10\] or ignore_index=-100",
+    ):
+        linear_cross_entropy_loss(hidden, weight, bad)
+    bad[3] = -7
+    with pytest.raises(LosscraftError, match="contains class index -7"):
+        linear_cross_entropy_loss(hidden, weight, bad)
+    for cs in (0, -3, 2.5, "8"):
+        with pytest.raises(
+            LosscraftError, match=rf"{fn}: 'chunk_size' must be an int in \[1, inf\) or None, got"
+        ):
+            linear_cross_entropy_loss(hidden, weight, target, chunk_size=cs)
+    with pytest.raises(LosscraftError, match=r"'chunk_size' must be an int in \[1, inf\) or None, got 0"):
+        LinearCrossEntropyLoss(chunk_size=0)
+    with pytest.raises(LosscraftError, match=r"'z_loss' must be a float in \[0, inf\), got -1.0"):
+        linear_cross_entropy_loss(hidden, weight, target, z_loss=-1.0)
+    with pytest.raises(
+        LosscraftError, match=r"'target' must have shape hidden.shape\[:-1\] = \(13,\), got \(12,\)"
+    ):
+        linear_cross_entropy_loss(hidden, weight, target[:12])
+    with pytest.raises(
+        LosscraftError, match=r"'weight' must have shape \(V, H\) with V >= 1 classes, got \(6,\)"
+    ):
+        linear_cross_entropy_loss(hidden, weight[0], target)
+    with pytest.raises(
+        LosscraftError, match=r"'bias' must have shape \(11,\) \(one value per class\), got \(10,\)"
+    ):
+        linear_cross_entropy_loss(hidden, weight, target, bias=bias[:10])
+    with pytest.raises(LosscraftError, match="'target' must be an integer tensor of class indices"):
+        linear_cross_entropy_loss(hidden, weight, target.double())
+    with pytest.raises(LosscraftError, match="'weight' must be a floating-point tensor"):
+        linear_cross_entropy_loss(hidden, weight.long(), target)
+    with pytest.raises(LosscraftError, match="'bias' must be a floating-point tensor"):
+        linear_cross_entropy_loss(hidden, weight, target, bias=bias.long())
+
+
+# ================================================================ memory
+def _vmhwm_kib() -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_hwm() -> int | None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/clear_refs"), reason="needs Linux /proc high-water mark")
+def test_never_materialises_the_logits() -> None:
+    """fwd+bwd peak far below one float32 logits tensor (naive: about three of them)."""
+    n, h, v = 4096, 64, 16384
+    g = _gen(19)
+    hidden = torch.empty(n, h).normal_(generator=g).requires_grad_(True)
+    weight = torch.empty(v, h).normal_(0, 0.1, generator=g).requires_grad_(True)
+    target = torch.randint(0, v, (n,), generator=g)
+    small = (
+        hidden[:8].detach().clone().requires_grad_(True),
+        weight[:32].detach().clone().requires_grad_(True),
+    )
+    linear_cross_entropy_loss(small[0], small[1], target[:8] % 32, chunk_size=4).backward()  # warm up
+    logits_kib = n * v * 4 // 1024
+    base = _reset_hwm()
+    if base is None:
+        pytest.skip("cannot reset the high-water mark")
+    linear_cross_entropy_loss(hidden, weight, target, chunk_size=128).backward()
+    peak = _vmhwm_kib()
+    assert peak is not None
+    # weight grad 4 MiB + hidden grad 1 MiB + one 8 MiB chunk (+ allocator slack) vs 256 MiB logits
+    assert peak - base < logits_kib // 4, (peak - base, logits_kib)
+
+
+def test_grid_of_options_small() -> None:
+    """Every combination of the options on one tiny problem (float64, sum with random bias)."""
+    hidden, weight, bias, target = _problem(20, n=6, h=3, v=5, ignored=(1,))
+    for reduction, eps, lam, cs, with_bias in itertools.product(
+        ("mean", "sum", "none"), (0.0, 0.3), (0.0, 0.2), (1, 2, 6, 50), (False, True)
+    ):
+        b = bias if with_bias else None
+        kw = {"reduction": reduction, "label_smoothing": eps, "z_loss": lam}
+        up = torch.linspace(-1.0, 2.0, 6, dtype=D) if reduction == "none" else None
+        got = _value_and_grads(linear_cross_entropy_loss, hidden, weight, b, target, up, chunk_size=cs, **kw)
+        ref = _value_and_grads(_ref_fn, hidden, weight, b, target, up, **kw)
+        torch.testing.assert_close(got[0], ref[0], **TIGHT)
+        for a, c in zip(got[1], ref[1], strict=True):
+            torch.testing.assert_close(a, c, **TIGHT)
