@@ -169,10 +169,10 @@ def _chunked(
     row weight $g$ (d result / d loss of the row), the logit gradient of a row is
     $g\,[(1 + 2\lambda\,\mathrm{lse})\,p - (1-\varepsilon)\,\mathrm{onehot}(y) - \varepsilon/V]$.
     It is never formed: the exponentials ``e = exp(z - max)`` (in the chunk buffer) go into the
-    GEMMs with the row factor ``coef = g (1 + 2 lambda lse) / sum(e)``, and the one-hot and
-    uniform parts, which are the same for every chunk shape, are applied as cheap row
-    gathers/scatters (``index_add_``) and rank-one corrections. This saves two full passes over
-    the chunk per step compared with building the gradient of the logits.
+    GEMMs with the row factor ``coef = g (1 + 2 lambda lse) / sum(e)``; the one-hot part (one
+    logit per row) is applied as row gathers/scatters (``index_select`` / ``index_add_``) and
+    the uniform part (the same for every logit) as rank-one corrections. This saves two full
+    passes over the chunk per step compared with building the gradient of the logits.
 
     Args:
         h: ``(N, H)`` hidden states in the compute dtype.
