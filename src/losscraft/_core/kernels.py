@@ -66,14 +66,13 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from .checks import check_finite_range, compute_dtype, is_compiling
+from .checks import compute_dtype, is_compiling
 
 __all__ = [
     "DEFAULT_CHUNK",
     "ChunkKernel",
     "Workspace",
     "binary_logit_base",
-    "check_range_fast",
     "elementwise_loss",
     "lean_kernels",
     "use_lean",
@@ -133,22 +132,6 @@ def use_lean(input: Tensor, *others: Tensor | None) -> bool:
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in others):
         return False
     return all(t is None or t.device.type == "cpu" for t in others)
-
-
-def check_range_fast(fn: str, name: str, x: Tensor, low: float, high: float, what: str = "values") -> None:
-    """:func:`~losscraft._core.checks.check_finite_range` with a one-pass fast path.
-
-    Why: the generic check builds three full-size boolean masks and costs about a third of a
-    lean focal forward + backward (58 ms on 8.4M targets); ``aminmax`` reads the tensor once
-    (6 ms). NaN propagates through ``aminmax`` and fails the comparison, so every bad tensor
-    still reaches the generic check, which raises the documented message.
-    """
-    if is_compiling() or x.numel() == 0:
-        return
-    lo, hi = torch.aminmax(x.detach())
-    if bool(lo >= low) and bool(hi <= high):
-        return
-    check_finite_range(fn, name, x, low, high, what)
 
 
 # --------------------------------------------------------------------------- chunk kernels

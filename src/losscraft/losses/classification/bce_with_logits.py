@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..._core.checks import (
+    check_finite_range,
     check_floating,
     check_params,
     check_same_shape,
@@ -20,7 +21,6 @@ from ..._core.errors import LosscraftError
 from ..._core.kernels import (
     Workspace,
     binary_logit_base,
-    check_range_fast,
     elementwise_loss,
     use_lean,
     weighted_sum,
@@ -187,7 +187,7 @@ def bce_with_logits_loss(
     check_floating(fn, "input", input)
     check_floating(fn, "target", target)
     check_same_shape(fn, input, target)
-    check_range_fast(fn, "target", target, 0.0, 1.0, "targets")
+    check_finite_range(fn, "target", target, 0.0, 1.0, "targets")
     check_weight(fn, weight, input.shape)
     if pos_weight is not None:
         _check_pos_weight(fn, pos_weight, input)

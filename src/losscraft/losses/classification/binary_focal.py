@@ -10,13 +10,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..._core.checks import (
+    check_finite_range,
     check_floating,
     check_params,
     check_same_shape,
     compute_dtype,
     to_compute,
 )
-from ..._core.kernels import Workspace, check_range_fast, elementwise_loss, use_lean, write_grad
+from ..._core.kernels import Workspace, elementwise_loss, use_lean, write_grad
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
@@ -195,7 +196,7 @@ def binary_focal_loss(
     check_floating(fn, "input", input)
     check_floating(fn, "target", target)
     check_same_shape(fn, input, target)
-    check_range_fast(fn, "target", target, 0.0, 1.0, "targets")
+    check_finite_range(fn, "target", target, 0.0, 1.0, "targets")
     check_weight(fn, weight, input.shape)
     if gamma == 0.0 and alpha is None:
         # the Relation with bce_with_logits is exact (rtol 0): literally the same code path
