@@ -276,7 +276,7 @@ def _bce_chunk(
     """
     na, e, lg, ope, sgn, b1, b2, b3, b4 = ws.buffers(9)
     if eps > 0.0:
-        y = torch.addcmul(ws.c(0.5 * eps), y, ws.c(1.0 - eps), out=b3)  # y (1 - eps) + eps / 2
+        y = torch.add(ws.c(0.5 * eps), y, alpha=1.0 - eps, out=b3)  # y (1 - eps) + eps / 2
     binary_logit_base(ws, x, (na, e, lg, ope, sgn))
     half = 0.5  # the gradient numerator below is computed doubled
     if aux is None or (not isinstance(aux, Tensor) and aux == 1.0):

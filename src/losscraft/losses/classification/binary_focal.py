@@ -290,7 +290,7 @@ def _focal_chunk(
     torch.copysign(x, ws.c(-1.0), out=na)  # -|x|
     torch.exp(na, out=e)
     torch.log1p(e, out=b)
-    torch.addcmul(ws.c(0.5), e, ws.c(0.5), out=hope)  # (1 + e) / 2
+    torch.add(ws.c(0.5), e, alpha=0.5, out=hope)  # (1 + e) / 2
     torch.copysign(ws.c(0.5), x, out=hs)  # sgn / 2, never 0
     torch.sub(ws.c(0.5), y, out=zh)  # (1 - 2y) / 2
     torch.add(zh, hs, out=vh)  # sgn s
@@ -312,9 +312,9 @@ def _focal_chunk(
     if alpha is not None:
         a0, a1 = (1.0 - alpha) * scale, (2.0 * alpha - 1.0) * scale
         if isinstance(f, Tensor):
-            am = torch.addcmul(ws.c(a0), y, ws.c(a1), out=am_buf).mul_(f)
+            am = torch.add(ws.c(a0), y, alpha=a1, out=am_buf).mul_(f)
         else:
-            am = torch.addcmul(ws.c(a0 * f), y, ws.c(a1 * f), out=am_buf)
+            am = torch.add(ws.c(a0 * f), y, alpha=a1 * f, out=am_buf)
         if m is not None:
             am.mul_(m)
     elif m is not None:
