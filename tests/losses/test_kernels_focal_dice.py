@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 import losscraft.functional as LF
+from losscraft._core.kernels import lean_kernels
 from losscraft.losses.classification import focal as focal_mod
 from losscraft.losses.segmentation import _common as overlap_mod
 
@@ -193,6 +194,38 @@ def test_focal_lean_finite_at_extremes(dtype, gamma) -> None:
     assert x.grad is not None and torch.isfinite(x.grad).all()
     ref = _focal_closed_form_grad(x.detach().double(), t, gamma)
     torch.testing.assert_close(x.grad.double(), torch.nan_to_num(ref, nan=0.0), rtol=1e-2, atol=1e-3)
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+@pytest.mark.parametrize("need_grad", [True, False])
+def test_focal_lean_float32_keeps_relative_precision_of_confident_positions(gamma, need_grad) -> None:
+    """1 - p_y is summed from the other classes: exact where p_y rounds to 1 in float32.
+
+    Margins 8..24 give 1 - p_y from 1e-3 down to 1e-10 (the loss stays above float32's
+    smallest normal number); a float32 log-softmax returns log p_y = 0 beyond margin ~17, so
+    the composed formula's loss and gradient become 0 there.
+    Reference: the same formula in float64, where nothing rounds away.
+    """
+    margins = torch.tensor([8.0, 12.0, 16.0, 20.0, 24.0, 3.0, 0.5])
+    x = torch.zeros(7, 4, 3)
+    x[:, 1, :] = margins.unsqueeze(1)  # class 1 is the target at every position
+    x[:, 2, :] = torch.linspace(-2.0, 1.0, 3)  # the others differ a little
+    t = torch.ones(7, 3, dtype=torch.long)
+    xd = x.double().requires_grad_(True)
+    want_v = focal_mod._focal_values_composed(xd, t, t >= 0, gamma)
+    (want_g,) = torch.autograd.grad(want_v.sum(), xd)
+    if need_grad:
+        xr = x.clone().requires_grad_(True)
+        got_v = LF.focal_loss(xr, t, gamma=gamma, reduction="none")
+        (got_g,) = torch.autograd.grad(got_v.sum(), xr)
+        torch.testing.assert_close(got_g.double(), want_g, rtol=1e-5, atol=0)
+    else:
+        got_v = LF.focal_loss(x, t, gamma=gamma, reduction="none")
+    torch.testing.assert_close(got_v.detach().double(), want_v.detach(), rtol=1e-5, atol=0)
+    assert (got_v > 0).all()
+    with lean_kernels(False):  # the composed float32 formula loses them: this test can fail
+        composed = LF.focal_loss(x, t, gamma=gamma, reduction="none")
+    assert (composed[3:5] == 0).all()
 
 
 @pytest.mark.parametrize("shape", [(0, 3), (0, 3, 4), (2, 3, 0)])
@@ -476,8 +509,6 @@ def test_repeated_backward_with_retain_graph_agrees() -> None:
 
 
 def test_lean_kernels_switch_and_torch_func_use_the_composed_path() -> None:
-    from losscraft._core.kernels import lean_kernels
-
     x, t = _class_case((3, 4, 6), 26)
     tm = t.clamp_min(0)
     lean = [_grads(LF.focal_loss, x, t), _grads(LF.dice_loss, x, tm, mode="multiclass")]
