@@ -290,6 +290,27 @@ def _keep_and_safe(tb: Tensor, ignore_index: int | None) -> tuple[Tensor, Tensor
     return tb.masked_fill(~keep, 0), keep
 
 
+def _softmax_into(xb: Tensor, out: Tensor) -> Tensor:
+    """``softmax(xb, dim=1)`` written into ``out`` (any strides, ``out``'s dtype).
+
+    Why not ``torch.softmax``: along dim 1 of a strided ``(N, C, P)`` block it first copies
+    the block to contiguous memory and cannot write into a view; composed from primitives
+    it measured 2x faster on ``(1, 4, 262144)`` blocks (2 threads) and writes straight into
+    the gradient buffer.
+    """
+    xc = xb if xb.dtype == out.dtype else xb.to(out.dtype)
+    torch.sub(xc, xc.amax(1, keepdim=True), out=out).exp_()
+    return out.div_(out.sum(1, keepdim=True))
+
+
+def _block_buffer(x3: Tensor, dt: torch.dtype) -> Tensor:
+    """A flat scratch buffer for the largest block of :func:`_blocks` (the first one)."""
+    n, c, npos = x3.shape
+    first = next(_blocks(n, c, npos), None)
+    size = 0 if first is None else x3[first[0], :, first[1]].numel()
+    return torch.empty(size, dtype=dt, device=x3.device)
+
+
 class _SoftmaxSums(torch.autograd.Function):
     r"""Multiclass overlap sums without keeping any ``(N, C, P)`` tensor for backward.
 
@@ -317,8 +338,10 @@ class _SoftmaxSums(torch.autograd.Function):
         gcount = torch.zeros((n, c), dtype=torch.float64, device=x3.device)
         count = torch.zeros((n, 1), dtype=torch.long, device=x3.device)
         one = torch.ones((), dtype=dt, device=x3.device)
+        buf = _block_buffer(x3, dt)
         for ns, ps in _blocks(n, c, npos):
-            p = torch.softmax(x3[ns, :, ps], dim=1, dtype=dt)
+            xb = x3[ns, :, ps]
+            p = _softmax_into(xb, buf[: xb.numel()].view(xb.shape))
             tb, keep = _keep_and_safe(t2[ns, ps], ignore_index)
             if keep is not None:
                 p.mul_(keep.unsqueeze(1))  # ignored positions enter no sum
@@ -352,21 +375,24 @@ class _SoftmaxSums(torch.autograd.Function):
         gi, gp = g_inter.to(dt), g_psum.to(dt)
         grad = torch.empty_like(x3, memory_format=torch.contiguous_format)
         direct = x3.dtype == dt  # else: compute the block in dt, then round into the half grad
+        tmp_buf = _block_buffer(x3, dt)
+        p_buf = None if direct else _block_buffer(x3, dt)
         for ns, ps in _blocks(n, c, npos):
-            p = torch.softmax(x3[ns, :, ps], dim=1, dtype=dt)
+            xb = x3[ns, :, ps]
+            tmp = tmp_buf[: xb.numel()].view(xb.shape)
+            # p straight into the gradient's (strided) block, or into scratch for half grads
+            p = _softmax_into(xb, grad[ns, :, ps] if p_buf is None else p_buf[: xb.numel()].view(xb.shape))
             tb, keep = _keep_and_safe(t2[ns, ps], ignore_index=ctx.ignore_index)
             idx = tb.unsqueeze(1)
             own = p.gather(1, idx)  # p_y
             gi_y = gi[ns].gather(1, tb).unsqueeze(1)
             # s = Σ_k p_k gp_k (a batched mat-vec: no (C, P) temporary) + p_y gi_y
             s = torch.bmm(gp[ns].unsqueeze(1), p).addcmul_(gi_y, own)
-            out = grad[ns, :, ps] if direct else torch.empty_like(p)
-            torch.sub(gp[ns].unsqueeze(-1), s, out=out)
-            out.mul_(p).scatter_add_(1, idx, gi_y.mul_(own))
+            p.mul_(torch.sub(gp[ns].unsqueeze(-1), s, out=tmp)).scatter_add_(1, idx, gi_y.mul_(own))
             if keep is not None:
-                out.mul_(keep.unsqueeze(1))
-            if not direct:
-                grad[ns, :, ps] = out
+                p.mul_(keep.unsqueeze(1))
+            if p_buf is not None:
+                grad[ns, :, ps] = p
         return grad, None, None, None
 
 
