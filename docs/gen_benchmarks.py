@@ -110,6 +110,11 @@ def render(data: dict[str, Any]) -> str:
         "see the case notes below).",
         "",
     ]
+    explained = [t for t in missed if t.get("why")]
+    if explained:
+        lines += ["### Why the missed targets are missed", ""]
+        lines += [f"- **{t['text']}** ({t['measured']:.2f}x): {t['why']}" for t in explained]
+        lines.append("")
     for c in data["cases"]:
         lines += [
             f"## {c['title']} — `{c['key']}`",

@@ -78,3 +78,41 @@ def test_worker_process_protocol() -> None:
     assert r["threads"] == 1 and r["value"] > 0 and r["peak"]["peak_bytes"] > 0
     bad = run_isolated([sys.executable, "-c", "raise SystemExit(3)"], timeout_s=60)
     assert bad["status"] == "error" and "exited with 3" in bad["reason"]
+
+
+def test_missed_targets_carry_a_reason_from_the_same_run() -> None:
+    """``evaluate_targets``: met/missed from the ratios; a miss explains itself with this run's numbers."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        common = importlib.import_module("common")  # as bench_losses.py imports it
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+    def res(impl: str, t: float) -> dict[str, object]:
+        return {
+            "impl": impl,
+            "label": impl,
+            "status": "ok",
+            "fwd_bwd": {"median_s": t},
+            "peak": {"peak_bytes": 1},
+        }
+
+    def case(lc: float) -> dict[str, object]:
+        # naive 10 s, the GEMMs alone 9 s (0.9x naive), torch's chunked path 12 s
+        return {
+            "key": "linear_ce_32k",
+            "ref_bytes": 100,
+            "results": [res("losscraft", lc), res("naive", 10.0), res("floor", 9.0), res("torch", 12.0)],
+        }
+
+    slow = {t["id"]: t for t in common.evaluate_targets([case(9.9)])}
+    assert slow["lce32000-naive"]["met"] is False
+    assert slow["lce32000-naive"]["measured"] == pytest.approx(0.99)
+    why = slow["lce32000-naive"]["why"]
+    assert "0.90x naive's time" in why and "no implementation" in why and "1.10x the GEMMs" in why
+    assert slow["lce32000-gemm"]["met"] is True and slow["lce32000-gemm"]["why"] is None
+    assert "0.75x torch's chunked time" in slow["lce32000-torch"]["why"]
+    assert "out of reach" in slow["lce32000-torch"]["why"]
+    assert slow["bfocal-vs-bce"]["met"] is None and slow["bfocal-vs-bce"]["why"] is None  # case absent
+    fast = {t["id"]: t for t in common.evaluate_targets([case(5.0)])}
+    assert fast["lce32000-naive"]["met"] is True and fast["lce32000-naive"]["why"] is None
