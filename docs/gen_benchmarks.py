@@ -54,10 +54,16 @@ def render(data: dict[str, Any]) -> str:
             "harness, it is not a benchmark.** Run `make bench` for the real numbers."
         )
     load = meta.get("loadavg_start") or [0.0]
-    if meta.get("cpu_count") and load[0] > 0.5 * meta["cpu_count"]:
+    busy = meta.get("cpu_busy_start")
+    if busy is not None and busy > 0.25:
         warn.append(
-            f"The machine was busy when the run started (load average {load[0]:.1f} on "
-            f"{meta['cpu_count']} CPUs): times are noisy, memory is not affected."
+            f"The machine was busy when the run started ({busy:.0%} of the CPUs in use by other "
+            "processes): times are noisy, memory is not affected."
+        )
+    elif busy is None and meta.get("cpu_count") and load[0] > 0.5 * meta["cpu_count"]:
+        warn.append(
+            f"The machine may have been busy when the run started (load average {load[0]:.1f} on "
+            f"{meta['cpu_count']} CPUs): times may be noisy, memory is not affected."
         )
     if meta.get("isolation") != "subprocess":
         warn.append("Measured in one process (not a fresh process per implementation): peaks are indicative.")
@@ -81,6 +87,7 @@ def render(data: dict[str, Any]) -> str:
         f"| threads | `torch.set_num_threads({meta['threads']})` |",
         f"| isolation | {meta.get('isolation')} |",
         f"| load average (start → end) | {_load(meta.get('loadavg_start'))} → {_load(meta.get('loadavg_end'))} |",
+        f"| CPUs busy in the second before the run | {_pct(meta.get('cpu_busy_start'))} |",
         f"| platform | {meta['platform']}, Python {meta['python']} |",
         "| versions | "
         + ", ".join(f"{k} {val}" if val else f"{k} (not installed)" for k, val in v.items())
@@ -137,6 +144,10 @@ def render(data: dict[str, Any]) -> str:
 def _best(c: dict[str, Any]) -> list[tuple[str, str | None]]:
     b = c["best_peer"]
     return [("fwd", b.get("fwd")), ("fwd+bwd", b.get("fwd_bwd")), ("peak", b.get("peak"))]
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0%}"
 
 
 def _load(x: list[float] | None) -> str:

@@ -116,3 +116,31 @@ def test_missed_targets_carry_a_reason_from_the_same_run() -> None:
     assert slow["bfocal-vs-bce"]["met"] is None and slow["bfocal-vs-bce"]["why"] is None  # case absent
     fast = {t["id"]: t for t in common.evaluate_targets([case(5.0)])}
     assert fast["lce32000-naive"]["met"] is True and fast["lce32000-naive"]["why"] is None
+
+
+def test_cpu_busy_sample_and_the_busy_warning() -> None:
+    from losscraft.bench import cpu_busy_fraction
+
+    busy = cpu_busy_fraction(0.2)
+    if Path("/proc/stat").exists():
+        assert busy is not None and 0.0 <= busy <= 1.0
+    gen = _load("gen_benchmarks", ROOT / "docs" / "gen_benchmarks.py")
+    from losscraft.bench import run_metadata
+
+    meta = {
+        **run_metadata(threads=1),
+        "mode": "full",
+        "isolation": "subprocess",
+        "cpu_count": 2,
+        "loadavg_start": [1.9, 1.0, 1.0],
+        "loadavg_end": None,
+        "elapsed_s": 1.0,
+    }
+    base = {"schema": "losscraft-bench/1", "command": "x", "metadata": meta, "cases": [], "targets": []}
+    # a high 1-minute load average alone (the previous minute's work) is not "busy" when the
+    # one-second sample says the CPUs are idle now
+    assert "was busy" not in gen.render({**base, "metadata": {**meta, "cpu_busy_start": 0.05}})
+    page = gen.render({**base, "metadata": {**meta, "cpu_busy_start": 0.6}})
+    assert "busy when the run started (60% of the CPUs" in page
+    no_sample = {**base, "metadata": {**meta, "cpu_busy_start": None}}
+    assert "may have been busy" in gen.render(no_sample)  # no sample: the load-average fallback

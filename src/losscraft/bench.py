@@ -290,6 +290,7 @@ def run_metadata(*, threads: int, packages: Iterable[str] = (), root: Path | Non
     except AttributeError:  # not on macOS
         affinity = None
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    busy = cpu_busy_fraction()
     env_keys = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE")
     return {
         "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -303,12 +304,43 @@ def run_metadata(*, threads: int, packages: Iterable[str] = (), root: Path | Non
         "cpu_affinity": affinity,
         "mem_total_bytes": _mem_total_bytes(),
         "loadavg_start": list(load) if load else None,
+        # what other processes used in the second before the run (the 1-minute load average
+        # still counts whatever ran in the minute before, e.g. a test suite)
+        "cpu_busy_start": busy,
         # MKL/oneDNN/OpenMP versions and their thread counts, as torch reports them
         "torch_parallel": [ln.strip() for ln in torch.__config__.parallel_info().splitlines() if ln.strip()],
         "git_commit": commit,
         "git_dirty": bool(status) if status is not None else None,
         "env": {k: os.environ.get(k) for k in env_keys},
     }
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(busy, total) jiffies over all CPUs from ``/proc/stat`` (Linux), else ``None``."""
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already inside user/nice
+    return total - idle, total
+
+
+def cpu_busy_fraction(interval_s: float = 1.0) -> float | None:
+    """Fraction of all CPUs' time spent busy during ``interval_s`` (Linux), else ``None``.
+
+    Why: the load average is a 1-minute moving average; right after a test suite it reads
+    "busy" on an idle machine. One second of ``/proc/stat`` says what competes with the run now.
+    """
+    a = _cpu_times()
+    if a is None:
+        return None
+    time.sleep(interval_s)
+    b = _cpu_times()
+    if b is None or b[1] <= a[1]:
+        return None
+    return (b[0] - a[0]) / (b[1] - a[1])
 
 
 def run_isolated(
