@@ -284,7 +284,9 @@ def run_metadata(*, threads: int, packages: Iterable[str] = (), root: Path | Non
     """
     root = root or Path.cwd()
     commit = _git(root, "rev-parse", "HEAD")
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    # the benchmark's own outputs (a previous run's results and page) do not make the code dirty
+    outputs = (":(exclude)benchmarks/results", ":(exclude)docs/benchmarks.md")
+    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", ".", *outputs)
     try:
         affinity: int | None = len(os.sched_getaffinity(0))
     except AttributeError:  # not on macOS
