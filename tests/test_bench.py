@@ -144,3 +144,13 @@ def test_cpu_busy_sample_and_the_busy_warning() -> None:
     assert "busy when the run started (60% of the CPUs" in page
     no_sample = {**base, "metadata": {**meta, "cpu_busy_start": None}}
     assert "may have been busy" in gen.render(no_sample)  # no sample: the load-average fallback
+
+
+def test_benchmarks_page_is_rendered_from_the_committed_results() -> None:
+    """docs/benchmarks.md is exactly what gen_benchmarks.py renders from results/latest.json."""
+    gen = _load("gen_benchmarks", ROOT / "docs" / "gen_benchmarks.py")
+    data = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
+    assert data["metadata"]["mode"] == "full"  # the page shows a real run, not a smoke run
+    assert gen.render(data) == (ROOT / "docs" / "benchmarks.md").read_text(), (
+        "docs/benchmarks.md is stale: python docs/gen_benchmarks.py benchmarks/results/latest.json"
+    )
