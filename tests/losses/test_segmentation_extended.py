@@ -992,3 +992,26 @@ def test_error_messages_lovasz():
         lovasz_softmax_loss(xm, tm, classes="some")
     with pytest.raises(LosscraftError, match=rf"{f}: 'target' must be an integer tensor of class indices"):
         lovasz_softmax_loss(xm, tm.double())
+
+
+def test_curves_reject_settings_without_a_one_value_per_point_slice() -> None:
+    """generalized Dice combines the classes (no multilabel slice); Lovász-Softmax needs per-image values."""
+    x = torch.linspace(-3.0, 3.0, 7, dtype=torch.float64)
+    gd = losscraft.get("generalized_dice").spec.curve
+    with pytest.raises(
+        LosscraftError, match="generalized_dice_loss: the logit curve is defined for mode='binary'"
+    ):
+        gd.make(x, mode="multilabel")
+    ls = losscraft.get("lovasz_softmax").spec
+    for c in (ls.curve, *ls.more_curves):
+        with pytest.raises(LosscraftError, match="aggregate='sample', got aggregate='batch'"):
+            c.make(x, aggregate="batch")
+    with pytest.raises(
+        LosscraftError, match="lovasz_softmax_loss: the logit curves need one value per image"
+    ):
+        losscraft.analyze("lovasz_softmax", aggregate="batch")
+    # the supported settings still give one value per grid point
+    for name, c in (("generalized_dice", gd), ("lovasz_softmax", ls.curve)):
+        call = c.make(x)
+        out = losscraft.get(name).function(*call.args, reduction="none", **call.kwargs)
+        assert out.numel() == x.numel()

@@ -158,7 +158,7 @@ def asl_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.classification.asl import asl_loss
+        >>> from losscraft.functional import asl_loss
         >>> x = torch.tensor([[2.0, -1.0, -3.0, 1.0]])
         >>> y = torch.tensor([[1.0, 1.0, 0.0, 0.0]])
         >>> asl_loss(x, y, reduction="none")

@@ -168,7 +168,7 @@ def balanced_softmax_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.classification.balanced_softmax import balanced_softmax_loss
+        >>> from losscraft.functional import balanced_softmax_loss
         >>> x = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
         >>> y = torch.tensor([0, 2])
         >>> counts = torch.tensor([700.0, 200.0, 100.0])

@@ -139,7 +139,7 @@ def gce_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.classification.gce import gce_loss
+        >>> from losscraft.functional import gce_loss
         >>> x = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
         >>> y = torch.tensor([0, 2])
         >>> gce_loss(x, y, reduction="none")

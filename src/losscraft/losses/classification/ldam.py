@@ -194,7 +194,7 @@ def ldam_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.classification.ldam import ldam_loss
+        >>> from losscraft.functional import ldam_loss
         >>> z = torch.tensor([[0.5, 0.1, -0.2], [0.1, 0.3, 0.2]])
         >>> y = torch.tensor([0, 2])
         >>> counts = torch.tensor([1000.0, 100.0, 10.0])

@@ -176,7 +176,7 @@ def logit_adjusted_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.classification.logit_adjusted import logit_adjusted_loss
+        >>> from losscraft.functional import logit_adjusted_loss
         >>> x = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
         >>> y = torch.tensor([0, 2])
         >>> priors = torch.tensor([0.7, 0.2, 0.1])

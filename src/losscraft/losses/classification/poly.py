@@ -165,7 +165,7 @@ def poly_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.classification.poly import poly_loss
+        >>> from losscraft.functional import poly_loss
         >>> x = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
         >>> y = torch.tensor([0, 2])
         >>> poly_loss(x, y, reduction="none")  # CE + (1 - p_y)

@@ -161,7 +161,7 @@ def sce_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.classification.sce import sce_loss
+        >>> from losscraft.functional import sce_loss
         >>> x = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
         >>> y = torch.tensor([0, 2])
         >>> sce_loss(x, y, reduction="none")  # 0.1 CE + 4 (1 - p_y)

@@ -197,7 +197,7 @@ def js_div_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.divergence.js_div import js_div_loss
+        >>> from losscraft.functional import js_div_loss
         >>> logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
         >>> target = torch.tensor([[0.7, 0.2, 0.1], [1.0, 0.0, 0.0]])
         >>> js_div_loss(logits, target, reduction="none")

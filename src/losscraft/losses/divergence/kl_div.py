@@ -201,7 +201,7 @@ def kl_div_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.divergence import kl_div_loss
+        >>> from losscraft.functional import kl_div_loss
         >>> logits = torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
         >>> target = torch.tensor([[0.7, 0.2, 0.1], [1.0, 0.0, 0.0]])
         >>> kl_div_loss(logits, target, reduction="none")

@@ -206,7 +206,7 @@ def arcface_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.embedding.arcface import arcface_loss
+        >>> from losscraft.functional import arcface_loss
         >>> cos = torch.tensor([[0.9, 0.1, -0.2], [0.3, 0.4, 0.0], [-1.0, 1.0, 0.0]])
         >>> arcface_loss(cos, torch.tensor([0, 1, 0]), reduction="none")
         tensor([  0.0000,  24.8555, 143.3416])

@@ -219,7 +219,7 @@ def batch_triplet_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.embedding.batch_triplet import batch_triplet_loss
+        >>> from losscraft.functional import batch_triplet_loss
         >>> x = torch.tensor([[0.0], [1.0], [1.5], [3.0]])
         >>> labels = torch.tensor([0, 0, 1, 1])
         >>> kw = dict(distance="euclidean", normalize=False, margin=1.0)

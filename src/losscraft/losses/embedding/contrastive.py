@@ -159,7 +159,7 @@ def contrastive_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.embedding import contrastive_loss
+        >>> from losscraft.functional import contrastive_loss
         >>> a = torch.tensor([[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
         >>> b = torch.tensor([[0.6, 0.8], [0.3, 0.4], [3.0, 4.0]])
         >>> contrastive_loss(a, b, torch.tensor([1, 0, 0]), reduction="none")

@@ -154,7 +154,7 @@ def cosface_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.embedding.cosface import cosface_loss
+        >>> from losscraft.functional import cosface_loss
         >>> cos = torch.tensor([[0.9, 0.1, -0.2], [0.3, 0.4, 0.0], [-1.0, 1.0, 0.0]])
         >>> cosface_loss(cos, torch.tensor([0, 1, 0]), reduction="none")
         tensor([  0.0000,  16.0000, 150.4000])

@@ -168,7 +168,7 @@ def cosine_embedding_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.embedding import cosine_embedding_loss
+        >>> from losscraft.functional import cosine_embedding_loss
         >>> a = torch.tensor([[1.0, 0.0], [1.0, 1.0], [1.0, 1.0]])
         >>> b = torch.tensor([[1.0, 1.0], [1.0, 0.0], [-1.0, 0.0]])
         >>> y = torch.tensor([1, -1, -1])

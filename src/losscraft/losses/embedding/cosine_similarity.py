@@ -121,7 +121,7 @@ def cosine_similarity_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.embedding import cosine_similarity_loss
+        >>> from losscraft.functional import cosine_similarity_loss
         >>> x = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
         >>> y = torch.tensor([[2.0, 0.0], [-1.0, 0.0], [1.0, 0.0]])
         >>> cosine_similarity_loss(x, y, reduction="none")

@@ -174,7 +174,7 @@ def info_nce_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.embedding.info_nce import info_nce_loss
+        >>> from losscraft.functional import info_nce_loss
         >>> z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
         >>> z2 = torch.tensor([[1.0, 0.2], [0.1, 1.0]])
         >>> info_nce_loss(z1, z2, reduction="none")

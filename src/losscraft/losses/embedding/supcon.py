@@ -155,7 +155,7 @@ def supcon_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.embedding.supcon import supcon_loss
+        >>> from losscraft.functional import supcon_loss
         >>> z = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 1.0], [-1.0, 0.0]])
         >>> labels = torch.tensor([0, 0, 1, 1, 2])
         >>> supcon_loss(z, labels, temperature=0.5, reduction="none")  # the last has no positive

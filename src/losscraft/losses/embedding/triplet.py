@@ -180,7 +180,7 @@ def triplet_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.embedding import triplet_loss
+        >>> from losscraft.functional import triplet_loss
         >>> a = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
         >>> p = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
         >>> n = torch.tensor([[0.0, 1.5], [0.0, 3.0]])

@@ -127,7 +127,7 @@ def asymmetric_linear_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.regression.asymmetric_linear import asymmetric_linear_loss
+        >>> from losscraft.functional import asymmetric_linear_loss
         >>> y = torch.tensor([10.0, 10.0])
         >>> asymmetric_linear_loss(torch.tensor([8.0, 12.0]), y, under=3.0, over=1.0, reduction="none")
         tensor([6., 2.])

@@ -102,7 +102,7 @@ def asymmetric_squared_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.regression.asymmetric_squared import asymmetric_squared_loss
+        >>> from losscraft.functional import asymmetric_squared_loss
         >>> asymmetric_squared_loss(torch.tensor([8.0, 12.0]), torch.tensor([10.0, 10.0]), under=3.0,
         ...                         reduction="none")
         tensor([12.,  4.])

@@ -164,7 +164,7 @@ def barron_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.regression.barron import barron_loss
+        >>> from losscraft.functional import barron_loss
         >>> r = torch.tensor([0.0, 1.0, 10.0])
         >>> for a in (2.0, 1.0, 0.5, 0.0, -2.0, float("-inf")):
         ...     print(a, barron_loss(r, torch.zeros(3), alpha=a, reduction="none"))
@@ -291,7 +291,7 @@ class AdaptiveBarronLoss(nn.Module):
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.regression.barron import AdaptiveBarronLoss
+        >>> from losscraft import AdaptiveBarronLoss
         >>> loss = AdaptiveBarronLoss()
         >>> print(f"{loss.alpha.item():.3f} {loss.scale.item():.3f}")
         1.000 1.000

@@ -104,7 +104,7 @@ def cauchy_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.regression.cauchy import cauchy_loss
+        >>> from losscraft.functional import cauchy_loss
         >>> cauchy_loss(torch.tensor([0.0, 1.0, 2.0, 10.0]), torch.zeros(4), reduction="none")
         tensor([0.0000, 0.4055, 1.0986, 3.9318])
 

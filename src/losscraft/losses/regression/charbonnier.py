@@ -104,7 +104,7 @@ def charbonnier_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.regression.charbonnier import charbonnier_loss
+        >>> from losscraft.functional import charbonnier_loss
         >>> charbonnier_loss(torch.tensor([0.0, 1.0, 3.0]), torch.zeros(3), reduction="none")
         tensor([0.0000, 0.4142, 2.1623])
 

@@ -179,7 +179,7 @@ def gaussian_nll_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.regression.gaussian_nll import gaussian_nll_loss
+        >>> from losscraft.functional import gaussian_nll_loss
         >>> mean, y = torch.tensor([0.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 2.0])
         >>> gaussian_nll_loss(mean, y, torch.tensor([1.0, 1.0, 4.0]), reduction="none")
         tensor([0.0000, 0.5000, 1.1931])

@@ -102,7 +102,7 @@ def geman_mcclure_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.regression.geman_mcclure import geman_mcclure_loss
+        >>> from losscraft.functional import geman_mcclure_loss
         >>> geman_mcclure_loss(torch.tensor([0.0, 1.0, 2.0, 10.0]), torch.zeros(4), reduction="none")
         tensor([0.0000, 0.4000, 1.0000, 1.9231])
 

@@ -123,7 +123,7 @@ def linex_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.regression.linex import linex_loss
+        >>> from losscraft.functional import linex_loss
         >>> linex_loss(torch.tensor([-1.0, 0.0, 1.0]), torch.zeros(3), reduction="none")
         tensor([0.3679, 0.0000, 0.7183])
 

@@ -123,7 +123,7 @@ def msle_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.regression.msle import msle_loss
+        >>> from losscraft.functional import msle_loss
         >>> y = torch.tensor([9.0, 99.0, 999.0])
         >>> msle_loss(1.1 * y + 0.1, y, reduction="none")  # 10% too high everywhere
         tensor([0.0091, 0.0091, 0.0091])

@@ -172,7 +172,7 @@ def poisson_nll_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.regression.poisson_nll import poisson_nll_loss
+        >>> from losscraft.functional import poisson_nll_loss
         >>> counts = torch.tensor([0.0, 2.0, 5.0])
         >>> poisson_nll_loss(torch.tensor([0.0, 2.0, 5.0]).log1p(), counts, reduction="none")
         tensor([ 1.0000,  0.8028, -2.9588])

@@ -110,7 +110,7 @@ def welsch_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.regression.welsch import welsch_loss
+        >>> from losscraft.functional import welsch_loss
         >>> welsch_loss(torch.tensor([0.0, 1.0, 2.0, 10.0]), torch.zeros(4), reduction="none")
         tensor([0.0000, 0.3935, 0.8647, 1.0000])
 

@@ -533,7 +533,7 @@ def overlap_sample(
     return Call((x, t))
 
 
-def make_curve(fn: str, target: float = 1.0) -> Callable[..., Call]:
+def make_curve(fn: str, target: float = 1.0, *, per_class: bool = True) -> Callable[..., Call]:
     """Curve factory: logit ``x`` of a one-pixel image (target 1: foreground), per grid point.
 
     ``target=0.0`` gives the false-positive slice: one background pixel predicted with logit
@@ -541,20 +541,22 @@ def make_curve(fn: str, target: float = 1.0) -> Callable[..., Call]:
 
     Binary with ``aggregate="sample"``: a batch of ``G`` one-pixel images ``(G, 1)``;
     multilabel: one image with ``G`` one-pixel classes ``(1, G)``, which keeps one value per
-    point under both aggregations. Multiclass (softmax couples the classes) and binary with
-    ``aggregate="batch"`` (one value per batch) have no such slice.
+    point under both aggregations, for losses with one value per class (``per_class``; not
+    generalized Dice, which combines the classes). Multiclass (softmax couples the classes)
+    and binary with ``aggregate="batch"`` (one value per batch) have no such slice.
     """
 
     def curve(x: Tensor, mode: str = "binary", aggregate: str = "sample", **_: object) -> Call:
         x = x.reshape(-1)
         t = torch.full_like(x, target)
-        if mode == "multilabel":
+        if mode == "multilabel" and per_class:
             return Call((x.reshape(1, -1), t.reshape(1, -1)))
         if mode == "binary" and aggregate == "sample":
             return Call((x.reshape(-1, 1), t.reshape(-1, 1)))
+        allowed = "mode='multilabel', or mode='binary' with " if per_class else "mode='binary' with "
         raise LosscraftError(
-            f"{fn}: the logit curve is defined for mode='multilabel', or mode='binary' with "
-            f"aggregate='sample', got mode={mode!r}, aggregate={aggregate!r}"
+            f"{fn}: the logit curve is defined for {allowed}aggregate='sample', "
+            f"got mode={mode!r}, aggregate={aggregate!r}"
         )
 
     return curve

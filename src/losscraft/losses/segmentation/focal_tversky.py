@@ -187,7 +187,7 @@ def focal_tversky_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.segmentation.focal_tversky import focal_tversky_loss
+        >>> from losscraft.functional import focal_tversky_loss
         >>> logits = torch.tensor([[[3.0, -2.0], [-1.0, 0.5]]])  # (N=1, 2, 2)
         >>> mask = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
         >>> focal_tversky_loss(logits, mask)

@@ -88,7 +88,9 @@ SPEC = LossSpec(
         ),
     ),
     sample=overlap_sample,
-    curve=Curve("logit", (-6.0, 6.0), make_curve("generalized_dice_loss"), label="foreground pixel"),
+    curve=Curve(
+        "logit", (-6.0, 6.0), make_curve("generalized_dice_loss", per_class=False), label="foreground pixel"
+    ),
     relations=(
         Relation(
             "dice",
@@ -213,7 +215,7 @@ def generalized_dice_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.segmentation.generalized_dice import generalized_dice_loss
+        >>> from losscraft.functional import generalized_dice_loss
         >>> x = torch.tensor([[[2.0, 0.0, -1.0, 1.0], [0.0, 1.0, 0.0, 0.0], [-1.0, 0.0, 3.0, 0.0]]])
         >>> t = torch.tensor([[0, 1, 2, 0]])  # (N=1, 4 pixels), class 0 twice as large
         >>> generalized_dice_loss(x, t, mode="multiclass", reduction="none")

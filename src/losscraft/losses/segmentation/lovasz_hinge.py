@@ -161,7 +161,7 @@ def lovasz_hinge_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.segmentation.lovasz_hinge import lovasz_hinge_loss
+        >>> from losscraft.functional import lovasz_hinge_loss
         >>> logits = torch.tensor([[3.0, -2.0, -1.0, 0.5], [1.0, 2.0, -3.0, 0.0]])
         >>> labels = torch.tensor([[1, 0, 0, 1], [0, 0, 0, 0]])
         >>> lovasz_hinge_loss(logits, labels, reduction="none")

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from ..._core.checks import check_floating, check_params, compute_dtype, to_compute
+from ..._core.errors import LosscraftError
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
@@ -32,19 +33,29 @@ def _sample(n: int, *, generator: torch.Generator, dtype: torch.dtype, **_: obje
     return overlap_sample(n, generator=generator, dtype=dtype, mode="multiclass")
 
 
-def _curve(x: Tensor, **_: object) -> Call:
+def _check_curve(aggregate: object) -> None:
+    if aggregate != "sample":
+        raise LosscraftError(
+            "lovasz_softmax_loss: the logit curves need one value per image, aggregate='sample', "
+            f"got aggregate={aggregate!r}"
+        )
+
+
+def _curve(x: Tensor, aggregate: object = "sample", **_: object) -> Call:
     """One-pixel images, logits ``[x, 0]``, class 0: the loss is ``1 - sigmoid(x)``."""
+    _check_curve(aggregate)
     x = x.reshape(-1)
     logits = torch.stack([x, torch.zeros_like(x)], dim=1)  # (G, 2): N = G images, no spatial dims
     return Call((logits, torch.zeros(x.shape[0], dtype=torch.long)))
 
 
-def _curve_two_pixels(x: Tensor, **_: object) -> Call:
+def _curve_two_pixels(x: Tensor, aggregate: object = "sample", **_: object) -> Call:
     """Two-pixel images: pixel 0 of class 0 with logits ``[x, 0]``, pixel 1 of class 1 at ``[0, 0]``.
 
     The sort order of the two pixels' errors flips at ``x = 0``: a kink of the Lovász
     extension.
     """
+    _check_curve(aggregate)
     x = x.reshape(-1)
     z = torch.zeros_like(x)
     logits = torch.stack([torch.stack([x, z], dim=1), torch.stack([z, z], dim=1)], dim=2)  # (G, 2, 2)
@@ -171,7 +182,7 @@ def lovasz_softmax_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.segmentation.lovasz_softmax import lovasz_softmax_loss
+        >>> from losscraft.functional import lovasz_softmax_loss
         >>> x = torch.tensor([[[2.0, 0.0, -1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 3.0]]])  # (1, C=3, 3)
         >>> lovasz_softmax_loss(x, torch.tensor([[0, 1, 2]]), reduction="none")
         tensor([0.2486])

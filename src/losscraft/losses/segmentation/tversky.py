@@ -208,7 +208,7 @@ def tversky_loss(
 
     Examples:
         >>> import torch
-        >>> from losscraft.losses.segmentation.tversky import tversky_loss
+        >>> from losscraft.functional import tversky_loss
         >>> logits = torch.tensor([[[3.0, -2.0], [-1.0, 0.5]]])  # (N=1, 2, 2)
         >>> mask = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
         >>> tversky_loss(logits, mask)
