@@ -420,6 +420,31 @@ def build_cases() -> list[Case]:
             ),
             notes=("No peer library ships log-cosh for PyTorch.",),
         ),
+        *(
+            Case(
+                key=key,
+                title=title,
+                make_inputs=regression_inputs,
+                grad_inputs=("input",),
+                ref_bytes=logits_bytes,
+                ref_name="input",
+                full=lc_full,
+                quick=lc_quick,
+                tiny={"shape": (16,)},
+                impls=(
+                    Impl(LC, f"losscraft {key}_loss", "losscraft", lc_fn),
+                    Impl("torch", f"torch F.{torch_name}", "native", torch_fn),
+                    floor_add(),
+                ),
+                notes=(
+                    "An entry that wraps torch's native kernel: the cost of the shared reducer and checks.",
+                ),
+            )
+            for key, title, torch_name, lc_fn, torch_fn in (
+                ("mse", "MSE", "mse_loss", P.lc_mse, P.torch_mse),
+                ("huber", "Huber, delta 1", "huber_loss", P.lc_huber, P.torch_huber),
+            )
+        ),
         info_nce_case("info_nce", nce_full, nce_quick, with_pml=True),
         info_nce_case("info_nce_large", ncel_full, ncel_quick, with_pml=False),
         linear_ce_case(32000, 4000, "linear_ce_32k"),

@@ -460,6 +460,16 @@ def _targets() -> list[Target]:
             _time(fb, "losscraft", "torch"),
             1.10,
         ),
+        *(
+            Target(
+                f"{k}-fb",
+                f"{name} fwd+bwd ≤ 1.10x torch (an entry wrapping torch's native kernel)",
+                k,
+                _time(fb, "losscraft", "torch"),
+                1.10,
+            )
+            for k, name in (("mse", "MSE"), ("huber", "Huber"))
+        ),
         Target(
             "bfocal-vs-bce",
             "binary focal fwd+bwd ≤ 1.0x torch BCE-with-logits fwd+bwd",

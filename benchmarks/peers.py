@@ -219,6 +219,26 @@ def lc_log_cosh(i: Inputs) -> Closure:
     return lambda: LF.log_cosh_loss(x, y)
 
 
+def lc_mse(i: Inputs) -> Closure:
+    x, y = i["input"], i["target"]
+    return lambda: LF.mse_loss(x, y)
+
+
+def torch_mse(i: Inputs) -> Closure:
+    x, y = i["input"], i["target"]
+    return lambda: F.mse_loss(x, y)
+
+
+def lc_huber(i: Inputs) -> Closure:
+    x, y = i["input"], i["target"]
+    return lambda: LF.huber_loss(x, y, delta=1.0)
+
+
+def torch_huber(i: Inputs) -> Closure:
+    x, y = i["input"], i["target"]
+    return lambda: F.huber_loss(x, y, delta=1.0)
+
+
 def naive_log_cosh(i: Inputs) -> Closure:
     x, y = i["input"], i["target"]
     return lambda: torch.log(torch.cosh(x - y)).mean()  # overflows for |x - y| > 89 in fp32
