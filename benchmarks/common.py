@@ -478,32 +478,21 @@ def _targets() -> list[Target]:
             1.0,
             why=_why_focal_bce,
         ),
-        Target(
-            "bfocal-vs-tv",
-            "binary focal ≥ 5x faster than the torchvision formula (fwd+bwd)",
-            "binary_focal",
-            _time(fb, "torchvision", "losscraft"),
-            5.0,
-            at_least=True,
-            why=_why_focal_peer("torchvision", 5.0),
-        ),
-        Target(
-            "bfocal-vs-monai",
-            "binary focal ≥ 5x faster than MONAI FocalLoss (fwd+bwd)",
-            "binary_focal",
-            _time(fb, "monai", "losscraft"),
-            5.0,
-            at_least=True,
-            why=_why_focal_peer("monai", 5.0),
-        ),
-        Target(
-            "bfocal-vs-kornia",
-            "binary focal ≥ 8x faster than kornia (fwd+bwd)",
-            "binary_focal",
-            _time(fb, "kornia", "losscraft"),
-            8.0,
-            at_least=True,
-            why=_why_focal_peer("kornia", 8.0),
+        *(
+            Target(
+                f"bfocal-vs-{key}",
+                f"binary focal ≥ {factor:g}x faster than {name} (fwd+bwd)",
+                "binary_focal",
+                _time(fb, impl, "losscraft"),
+                factor,
+                at_least=True,
+                why=_why_focal_peer(impl, factor),
+            )
+            for key, impl, name, factor in (
+                ("tv", "torchvision", "the torchvision formula", 5.0),
+                ("monai", "monai", "MONAI FocalLoss", 5.0),
+                ("kornia", "kornia", "kornia", 8.0),
+            )
         ),
         Target(
             "bfocal-peak",

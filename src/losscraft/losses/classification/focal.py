@@ -349,15 +349,17 @@ def _focal_block(
 
 def _focal_blocks(
     x3: Tensor, t2: Tensor, ignore_index: int, gamma: float, dt: torch.dtype, write_grad: bool
-) -> tuple[Tensor, Tensor | None, Tensor]:
-    """Block by block: values ``(N, P)``, gradient buffer ``(N, C, P)`` or ``None``, ``coef``.
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """Block by block: values ``(N, P)``, and the gradient buffer ``(N, C, P)`` or ``coef``.
 
-    The gradient is for a unit upstream gradient, written straight into its (strided) block
-    of the buffer; ``coef`` is zero at ignored positions.
+    With ``write_grad`` the gradient (for a unit upstream gradient) is written straight into
+    its (strided) block of the buffer and ``coef`` is not kept (``None``); otherwise the
+    gradient is ``None`` and ``coef`` ``(N, P)`` (zero at ignored positions) is returned for
+    the recompute-in-backward schedule.
     """
     n, c, npos = x3.shape
     values = torch.empty((n, npos), dtype=dt, device=x3.device)
-    coef = torch.empty_like(values)
+    coef = None if write_grad else torch.empty_like(values)
     grad = torch.empty_like(x3, dtype=dt, memory_format=torch.contiguous_format) if write_grad else None
     for ns, ps in _blocks(n, c, npos):
         xb, idx = _block_views(x3, t2, ns, ps, ignore_index)
@@ -372,7 +374,8 @@ def _focal_blocks(
             at = (grad.view(-1), lin)
         vb, cb = _focal_block(xb, idx, x_y, (tb != ignore_index).to(dt), gamma, dt, p, at)
         values[ns, ps] = vb.reshape(values[ns, ps].shape)
-        coef[ns, ps] = cb.reshape(coef[ns, ps].shape)
+        if coef is not None:
+            coef[ns, ps] = cb.reshape(coef[ns, ps].shape)
     return values, grad, coef
 
 
@@ -405,7 +408,7 @@ class _SoftmaxFocal(torch.autograd.Function):
     ) -> Tensor:
         ctx.ignore_index, ctx.gamma, ctx.dt, ctx.grad_now = ignore_index, gamma, dt, grad_now
         values, ctx.buf, coef = _focal_blocks(x3, t2, ignore_index, gamma, dt, grad_now)
-        ctx.save_for_backward(x3, t2, *(() if grad_now else (coef,)))
+        ctx.save_for_backward(x3, t2, *(() if coef is None else (coef,)))
         return values
 
     @staticmethod
