@@ -339,7 +339,13 @@ def classification(page: Page) -> None:
     )
 
 
+FACTOR_PATH = ".analysis.easy_example_factor"
+
+
 def command_line(page: Page) -> None:
+    factor = analyze("binary_focal", gamma=3.0, alpha=None).easy_example_factor
+    alpha_factor = analyze("binary_focal", gamma=3.0).easy_example_factor
+    alpha = losscraft.get("binary_focal").spec.param("alpha").default
     page.add(
         "## From the command line",
         "",
@@ -350,10 +356,20 @@ def command_line(page: Page) -> None:
         "losscraft show huber                              # formula, hyperparameters, properties, references",
         "losscraft analyze huber --param delta=2           # the measurements on this page, as a table",
         "losscraft plot huber --sweep delta=0.5,1,2 -o huber.png",
-        "losscraft analyze binary_focal --param gamma=3 --json | jq .analysis.easy_example_factor",
+        f"losscraft analyze binary_focal --param gamma=3 --param alpha=none --json | jq {FACTOR_PATH}",
         "```",
         "",
-        "Unknown names and bad parameters exit with code 2 and a message (`did you mean 'huber'?`). "
+        "```text",
+        g(factor, 12),  # jq prints all 17 digits; the last ones vary across machines
+        "```",
+        "",
+        f"The last command prints the easy-example factor of the table above at `gamma=3`, "
+        f"`0.1^3` (to rounding); `alpha=none` as in the table, since the default "
+        f"`alpha={g(alpha)}` scales the positive class's loss by {g(alpha)} "
+        f"({g(alpha_factor)} instead).",
+        "",
+        "Unknown names, bad parameters and an output file that cannot be written exit with code 2 "
+        "and a one-line message (`did you mean 'huber'?`). "
         "`--json` prints one object whose `schema` key names its format (fields are only ever "
         'added; tensors are written as lists, non-finite floats as `"inf"`, `"-inf"`, `"nan"`, '
         "except inside `analysis`, where they are `null`):",

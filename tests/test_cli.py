@@ -40,6 +40,8 @@ END_TO_END = {
     "plot": ["plot", "mse", "mae", "huber", "log_cosh", "-o", "{tmp}/curves.png", "--json"],
     "unknown": ["show", "hubr"],
     "bad_param": ["analyze", "huber", "--param", "delta=-1"],
+    "missing_dir": ["plot", "mse", "-o", "{tmp}/missing/x.png"],
+    "missing_dir_json": ["plot", "mse", "-o", "{tmp}/missing/x.png", "--json"],
 }
 
 
@@ -114,6 +116,32 @@ def test_e2e_bad_param_exit_2(e2e: dict[str, Any]) -> None:
     code, _, stderr = e2e["bad_param"]
     assert code == 2
     assert "'delta' must be a float in (0, inf), got -1.0" in stderr
+
+
+@pytest.mark.parametrize("key", ["missing_dir", "missing_dir_json"])
+def test_e2e_unwritable_output_exit_2(e2e: dict[str, Any], key: str) -> None:
+    code, stdout, stderr = e2e[key]
+    path = e2e["tmp"] / "missing" / "x.png"
+    assert code == 2 and "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    message = f"plot: cannot write 'save' '{path}': the directory '{path.parent}' does not exist"
+    assert lines[0] == f"error: {message}"
+    if key == "missing_dir_json":
+        assert json.loads(stdout) == {"schema": "losscraft.error/1", "error": message}
+    else:
+        assert stdout == ""
+
+
+def test_stdout_write_failure_is_one_line(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("needs /dev/full")
+    with open("/dev/full", "w") as full:
+        p = subprocess.run(
+            [_script(), "--version"], stdout=full, stderr=subprocess.PIPE, text=True, timeout=300
+        )
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert p.stderr.strip() == "losscraft: cannot write the output: No space left on device"
 
 
 # --------------------------------------------------------------------------- in process
@@ -261,6 +289,8 @@ def test_plot(app: Any, tmp_path: Path) -> None:
         ),
         (["plot", "huber", "--sweep", "delta=1,", "-o", "x.png"], "has an empty value"),
         (["plot", "huber", "-o", "x.jpg"], "'save' must end in .png, .svg or .pdf"),
+        (["plot", "huber", "-o", "/nonexistent/x.png"], "the directory '/nonexistent' does not exist"),
+        (["plot", "huber", "-o", "/nonexistent/x.png", "--json"], "the directory '/nonexistent' does not"),
         (["plot", "huber", "--domain", "1", "-o", "x.png"], "--domain must be two numbers lo,hi"),
         (
             ["plot", "mse", "huber", "-p", "gamma=1", "-o", "x.png"],
@@ -273,6 +303,32 @@ def test_bad_input_exit_2(app: Any, args: list[str], message: str) -> None:
     assert res.exit_code == 2, res.output
     assert message in res.stderr
     assert "Traceback" not in res.output
+
+
+def test_unwritable_output_exit_2(app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    file = tmp_path / "file.txt"
+    file.write_text("")
+    cases = {
+        str(
+            file / "x.png"
+        ): f"plot: cannot write 'save' '{file / 'x.png'}': the directory '{file}' is not a directory",
+        str(tmp_path / "d.png"): f"plot: cannot write 'save' '{tmp_path / 'd.png'}': it is a directory",
+    }
+    (tmp_path / "d.png").mkdir()
+    for out, message in cases.items():
+        res = run(app, "plot", "mse", "-o", out)
+        assert res.exit_code == 2 and res.stderr.strip() == f"error: {message}", res.output
+    # a failure while writing (permissions, a full disk): the same one line, not a traceback
+    from matplotlib.figure import Figure
+
+    def refuse(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Figure, "savefig", refuse)
+    out = tmp_path / "x.png"
+    res = run(app, "plot", "mse", "-o", str(out), "--json")
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert json.loads(res.stdout)["error"] == f"plot: cannot write 'save' '{out}': Permission denied"
 
 
 def test_errors_as_json(app: Any) -> None:

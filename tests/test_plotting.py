@@ -228,6 +228,47 @@ def test_errors(call: object, match: str) -> None:
         call()  # type: ignore[operator]
 
 
+def test_unwritable_save_fails_before_drawing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bad ``save`` path is a LosscraftError naming 'save', raised before any curve is computed."""
+    import losscraft.plotting as plotting
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("curves computed for a figure that cannot be saved")
+
+    monkeypatch.setattr(plotting, "curve_lines", no_work)
+    file = tmp_path / "file.txt"
+    file.write_text("")
+    (tmp_path / "d.png").mkdir()
+    missing = tmp_path / "missing" / "x.png"
+    cases = [
+        (missing, f"cannot write 'save' '{missing}': the directory '{missing.parent}' does not exist"),
+        (str(file / "x.png"), f"the directory '{file}' is not a directory"),
+        (tmp_path / "d.png", "it is a directory"),
+        (io.BytesIO(), "'save' must be a file path (str or os.PathLike), got BytesIO"),
+    ]
+    for save, message in cases:
+        with pytest.raises(
+            LosscraftError, match=re.escape(f"plot: {message}" if save is missing else message)
+        ):
+            losscraft.plot("mse", save=save)  # type: ignore[arg-type]
+    assert plt.get_fignums() == []
+
+
+def test_save_write_failure_is_a_library_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.figure import Figure
+
+    def refuse(self: object, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Figure, "savefig", refuse)
+    out = tmp_path / "x.png"
+    with pytest.raises(
+        LosscraftError, match=re.escape(f"plot: cannot write 'save' '{out}': Permission denied")
+    ):
+        losscraft.plot("mse", save=out)
+    assert plt.get_fignums() == []  # the figure the caller never received is closed
+
+
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
 def test_every_entry_has_finite_lines(entry: losscraft.LossEntry) -> None:
     lines = curve_lines(entry.name, n=21)

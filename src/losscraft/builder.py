@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import pickle
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -82,6 +84,65 @@ class CustomLoss:
         if self.registered:
             unregister(self.spec.name)
             self.registered = False
+
+
+class _Formula:
+    """Holds the user's formula inside a custom Module's pickled state.
+
+    Pickling stores the formula by reference (its module and name), which fails for a lambda
+    or a nested function: that case gets a clear error instead of pickle's attribute lookup
+    message. ``copy.deepcopy`` shares the function and works for any formula.
+    """
+
+    def __init__(self, fn: Callable[..., Tensor], loss_name: str) -> None:
+        self.fn = fn
+        self.loss_name = loss_name
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Formula:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        try:
+            pickle.dumps(self.fn)
+        except Exception as exc:  # PicklingError, AttributeError, TypeError: by reference failed
+            what = getattr(self.fn, "__qualname__", type(self.fn).__name__)
+            raise LosscraftError(
+                f"custom_loss {self.loss_name!r}: the Module cannot be pickled (or torch.save'd) "
+                f"because its formula {what!r} cannot be: define the formula with def at module "
+                "level (a lambda or nested function has no importable name)"
+            ) from exc
+        return (_Formula, (self.fn, self.loss_name))
+
+
+# (name, formula) -> Module class: unpickling in the same process gives back the same class.
+_CLASSES: weakref.WeakValueDictionary[tuple[str, Any], type[LossModule]] = weakref.WeakValueDictionary()
+
+
+def _rebuild_module(args: dict[str, Any]) -> LossModule:
+    """Unpickling: the custom Module class from its ``custom_loss`` arguments, then a bare instance."""
+    formula = args["formula"].fn
+    key = (args["name"], formula)
+    cls = _CLASSES.get(key)
+    if cls is None:
+        entry = _ENTRIES.get(args["name"])
+        theirs = getattr(entry.module, "_custom_args", None) if entry is not None else None
+        if (
+            entry is not None
+            and entry.module is not None
+            and theirs is not None
+            and theirs["formula"].fn is formula
+        ):
+            cls = entry.module  # registered in this process from the same formula
+        else:
+            kwargs = {k: v for k, v in args.items() if k != "formula"}
+            cls = custom_loss(formula=formula, **kwargs, register=False, probe=False).module
+    return cls.__new__(cls)
+
+
+def _reduce_ex(self: LossModule, protocol: int) -> tuple[Any, ...]:
+    # The class is made at run time, so pickle cannot find it by name: rebuild it from the
+    # arguments of custom_loss instead, then restore the instance state (hyperparameters, buffers).
+    return (_rebuild_module, (type(self)._custom_args,), dict(self.__dict__))  # type: ignore[attr-defined]
 
 
 def _camel(name: str) -> str:
@@ -181,6 +242,7 @@ def custom_loss(
         raise LosscraftError(f"custom_loss: a loss named {name!r} is already registered")
     if not callable(formula):
         raise LosscraftError(f"custom_loss: 'formula' must be callable, got {type(formula).__name__}")
+    properties, references = tuple(properties), tuple(references)  # iterated twice below
     try:
         fam = Family(family)
         ik = InputKind(input_kind)
@@ -294,6 +356,18 @@ def custom_loss(
             inspect.Parameter("reduction", inspect.Parameter.KEYWORD_ONLY, default="mean"),
         ]
     )
+    custom_args = {
+        "name": name,
+        "formula": _Formula(formula, name),
+        "params": dict(params or {}),
+        "family": fam,
+        "input_kind": ik,
+        "target_kind": target_kind,
+        "properties": tuple(properties),
+        "latex": latex,
+        "summary": summary,
+        "references": tuple(references),
+    }
     module = type(
         _camel(name),
         (LossModule,),
@@ -301,11 +375,14 @@ def custom_loss(
             "__init__": __init__,
             "__doc__": f"Module form of the custom loss ``{fn_name}``.",
             "__module__": __name__,
+            "__reduce_ex__": _reduce_ex,
+            "_custom_args": custom_args,
         },
         spec=spec,
         fn=function,
         attach=register,
     )
+    _CLASSES[(name, formula)] = module
     return CustomLoss(spec, function, module, registered=register)
 
 

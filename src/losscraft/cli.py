@@ -12,8 +12,9 @@ allowed), ``true``/``false``, ``none``, a choice such as ``mode=multiclass``, or
 for sequences and per-class weights (``quantiles=0.1,0.5,0.9``, ``pos_weight=3``).
 
 Exit codes: 0 success; 2 bad input (unknown loss, hyperparameter or option, a value that does
-not parse or lies outside its domain), with the reason on stderr (and, with ``--json``, as
-``{"schema": "losscraft.error/1", "error": ...}`` on stdout); 1 the extras are missing.
+not parse or lies outside its domain, an output file that cannot be written), with the reason in
+one line on stderr (and, with ``--json``, as ``{"schema": "losscraft.error/1", "error": ...}`` on
+stdout); 1 the extras are missing, or the standard output cannot be written.
 
 The ``--json`` output of every command is a single JSON object whose ``schema`` key names the
 format and its version; :data:`JSON_SCHEMAS` documents the fields (``docs/understanding-losses.md``
@@ -604,12 +605,13 @@ def make_app() -> "typer.Typer":
     ) -> None:
         """Draw loss and gradient curves to an image file."""
         try:
+            from .plotting import _check_save, curve_lines, draw
+
             specs = [get(n).spec for n in names]
             params = parse_params("plot", specs, param or [])
             sweeps = parse_sweep("plot", specs, sweep or [])
             dom = _parse_domain(domain)
-            from .plotting import curve_lines, draw
-
+            _check_save(output, "plot")  # an unwritable -o fails before any work is done
             lines = curve_lines([s.name for s in specs], params, sweeps, dom, caller="plot")
             fig, _ = draw(lines, grad=grad, save=output, sweep_keys=tuple(sweeps))
         except LosscraftError as exc:
@@ -686,4 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except OSError as exc:  # stdout itself failed (a full disk, a closed pipe): one line, not a traceback
+        print(f"losscraft: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0  # pragma: no cover - standalone mode always raises SystemExit

@@ -19,14 +19,16 @@ passes explicitly (there is no hidden global step).
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from torch import Tensor, nn
 
-from ._core.errors import LosscraftError
-from ._core.registry import build, register_composite
+from ._core.checks import fmt_shape
+from ._core.errors import LosscraftError, refuse_torchscript
+from ._core.registry import build, check_config_keys, register_composite
 
 __all__ = [
     "Combinable",
@@ -159,7 +161,12 @@ _SCHEDULES: dict[str, type[Schedule]] = {
 
 
 def schedule_from_config(config: Mapping[str, Any] | float) -> float | Schedule:
-    """A number stays a number; ``{"schedule": kind, ...}`` becomes that :class:`Schedule`."""
+    """A number stays a number; ``{"schedule": kind, ...}`` becomes that :class:`Schedule`.
+
+    Raises:
+        LosscraftError: an unknown kind, or a key the kind does not take (named, with the
+        valid ones); the kind's own checks (finite values, ``steps >= 1``).
+    """
     if isinstance(config, (int, float)) and not isinstance(config, bool):
         return _check_finite("CombinedLoss", "weight", config)
     if not isinstance(config, Mapping) or config.get("schedule") not in _SCHEDULES:
@@ -167,11 +174,61 @@ def schedule_from_config(config: Mapping[str, Any] | float) -> float | Schedule:
         raise LosscraftError(
             f"schedule: expected a number or {{'schedule': one of {kinds}, ...}}, got {config!r}"
         )
-    params = {k: v for k, v in config.items() if k != "schedule"}
-    return _SCHEDULES[str(config["schedule"])](**params)
+    cls = _SCHEDULES[str(config["schedule"])]
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    required = tuple(p.name for p in params if p.default is inspect.Parameter.empty)
+    optional = tuple(p.name for p in params if p.default is not inspect.Parameter.empty)
+    cfg = check_config_keys(
+        f"{cls.__name__} config", config, required=("schedule", *required), optional=optional
+    )
+    cfg.pop("schedule")
+    return cls(**cfg)
 
 
 # --------------------------------------------------------------------------- combination
+def input_names(module: nn.Module) -> tuple[str, ...] | None:
+    """The positional inputs ``module`` is called with, by name (``spec.inputs``), if known.
+
+    Catalog and custom losses declare them in their spec (``("input", "target", "var")`` for
+    ``gaussian_nll``); wrappers and combinations pass their inner loss's on; ``None`` for
+    anything else (a plain user Module).
+    """
+    spec = getattr(type(module), "spec", None)
+    if spec is not None:
+        return tuple(spec.inputs)
+    own = getattr(module, "_input_names", None)
+    if callable(own):
+        names = own()
+        return None if names is None else tuple(names)
+    return None
+
+
+def call_input_names(module: nn.Module) -> tuple[str, ...]:
+    """Keyword call inputs ``module`` accepts (``spec.call_inputs``, e.g. ``bias``)."""
+    spec = getattr(type(module), "spec", None)
+    if spec is not None:
+        return tuple(spec.call_inputs)
+    own = getattr(module, "_call_input_names", None)
+    return tuple(own()) if callable(own) else ()
+
+
+def _signature(names: tuple[str, ...]) -> str:
+    return "(" + ", ".join(names) + ")"
+
+
+def _check_same_shapes(owner: str, kind: str, values: Mapping[str, Tensor]) -> None:
+    """Summing values of different shapes would broadcast silently: (4, 4) + (4,) -> (4, 4)."""
+    items = list(values.items())
+    first_name, first = items[0]
+    for name, v in items[1:]:
+        if v.shape != first.shape:
+            raise LosscraftError(
+                f"{owner}: {kind} {first_name!r} and {name!r} return different shapes, "
+                f"{fmt_shape(first)} and {fmt_shape(v)}; adding them would broadcast. Give every "
+                "term the same reduction (and, for reduction='none', the same unreduced shape)"
+            )
+
+
 def _term_name(module: nn.Module) -> str:
     spec = getattr(type(module), "spec", None)
     if spec is not None:
@@ -193,6 +250,10 @@ def _config_of(module: nn.Module) -> dict[str, Any]:
 
 class Combinable:
     """Mixin: ``loss_a + loss_b`` and ``0.3 * loss`` build a :class:`CombinedLoss`."""
+
+    def __prepare_scriptable__(self) -> NoReturn:
+        """``torch.jit.script`` calls this first: a clear error (see :func:`refuse_torchscript`)."""
+        refuse_torchscript(self)
 
     def __add__(self, other: object) -> Any:
         if not isinstance(other, nn.Module) or not isinstance(self, nn.Module):
@@ -255,10 +316,28 @@ class CombinedLoss(Combinable, nn.Module):
                 raise LosscraftError(
                     f"CombinedLoss: term {name!r} must be an nn.Module, got {type(term).__name__}"
                 )
+        if weights is not None and not isinstance(weights, Mapping):
+            raise LosscraftError(
+                f"CombinedLoss: 'weights' must be a mapping of term name -> weight, got {type(weights).__name__}"
+            )
         weights = dict(weights or {})
         unknown = sorted(set(weights) - set(terms))
         if unknown:
-            raise LosscraftError(f"CombinedLoss: 'weights' has names that are not terms: {unknown}")
+            raise LosscraftError(
+                f"CombinedLoss: 'weights' has names that are not terms: {unknown}; terms: {list(terms)}"
+            )
+        known: list[tuple[str, tuple[str, ...]]] = []
+        for name, term in terms.items():
+            names = input_names(term)
+            if names is not None:
+                known.append((name, names))
+        for name, names in known[1:]:
+            first, first_names = known[0]
+            if len(names) != len(first_names):
+                raise LosscraftError(
+                    f"CombinedLoss: every term is called with the same positional inputs, but term "
+                    f"{first!r} takes {_signature(first_names)} and term {name!r} takes {_signature(names)}"
+                )
         self.terms = nn.ModuleDict(dict(terms))
         self._weights: dict[str, float | Schedule] = {}
         for name in terms:
@@ -294,24 +373,64 @@ class CombinedLoss(Combinable, nn.Module):
             return w(step)
         return w
 
-    def forward(self, *inputs: Tensor, step: int | None = None, weight: Tensor | None = None) -> Tensor:
-        """Weighted sum of the terms; records :attr:`last_terms` for logging."""
-        total: Tensor | None = None
+    def _input_names(self) -> tuple[str, ...] | None:
+        for term in self.terms.values():
+            names = input_names(term)
+            if names is not None:
+                return names
+        return None
+
+    def _call_input_names(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for term in self.terms.values():
+            out += [n for n in call_input_names(term) if n not in out]
+        return tuple(out)
+
+    def forward(
+        self,
+        *inputs: Tensor,
+        step: int | None = None,
+        weight: Tensor | None = None,
+        **call_inputs: Tensor,
+    ) -> Tensor:
+        """Weighted sum of the terms; records :attr:`last_terms` for logging.
+
+        Every term gets the same positional ``inputs``; keyword call inputs (e.g. ``bias``) go
+        to the terms that declare them.
+
+        Raises:
+            LosscraftError: terms of different arity or output shape, an unknown keyword, a
+            missing ``step`` for scheduled weights.
+        """
+        for name, term in self.terms.items():
+            names = input_names(term)
+            if names is not None and len(names) != len(inputs):
+                raise LosscraftError(
+                    f"CombinedLoss: term {name!r} takes {len(names)} positional inputs "
+                    f"{_signature(names)}, got {len(inputs)}"
+                )
+        unknown = sorted(set(call_inputs) - set(self._call_input_names()))
+        if unknown:
+            raise LosscraftError(f"CombinedLoss: no term takes the keyword argument(s) {unknown}")
+        values: dict[str, Tensor] = {}
         terms: dict[str, Tensor] = {}
         used: dict[str, float] = {}
         for name, term in self.terms.items():
-            kwargs: dict[str, Any] = {}
+            kwargs: dict[str, Any] = {k: v for k, v in call_inputs.items() if k in call_input_names(term)}
             if weight is not None:
                 kwargs["weight"] = weight
             if isinstance(term, CombinedLoss):
                 kwargs["step"] = step
             value = term(*inputs, **kwargs)
-            w = self.weight_at(name, step)
+            used[name] = self.weight_at(name, step)
+            values[name] = value
             terms[name] = value.detach()
-            used[name] = w
             if isinstance(term, CombinedLoss):
                 terms.update({f"{name}.{k}": v for k, v in term.last_terms.items()})
-            contrib = value * w
+        _check_same_shapes("CombinedLoss", "terms", values)
+        total: Tensor | None = None
+        for name, value in values.items():
+            contrib = value * used[name]
             total = contrib if total is None else total + contrib
         assert total is not None
         self.last_terms = terms
@@ -341,16 +460,25 @@ class CombinedLoss(Combinable, nn.Module):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> CombinedLoss:
-        """Inverse of :meth:`get_config`."""
-        terms = config.get("terms")
+        """Inverse of :meth:`get_config`.
+
+        Raises:
+            LosscraftError: a missing ``terms`` or an unknown key (named, with the valid ones).
+        """
+        cfg = check_config_keys(
+            "CombinedLoss.from_config", config, required=("terms",), optional=("name", "weights")
+        )
+        terms = cfg["terms"]
         if not isinstance(terms, Mapping) or not terms:
             raise LosscraftError(
                 f"CombinedLoss.from_config: 'terms' must be a non-empty mapping, got {terms!r}"
             )
-        extra = sorted(set(config) - {"name", "terms", "weights"})
-        if extra:
-            raise LosscraftError(f"CombinedLoss.from_config: unknown keys {extra}")
-        weights = {k: schedule_from_config(v) for k, v in dict(config.get("weights") or {}).items()}
+        raw = cfg.get("weights") or {}
+        if not isinstance(raw, Mapping):
+            raise LosscraftError(
+                f"CombinedLoss.from_config: 'weights' must be a mapping of term name -> weight, got {raw!r}"
+            )
+        weights = {k: schedule_from_config(v) for k, v in raw.items()}
         return cls({k: build(v) for k, v in terms.items()}, weights)
 
     def __repr__(self) -> str:

@@ -468,12 +468,31 @@ def plot(
     return draw(lines, grad=grad, ax=ax, save=save, title=title, sweep_keys=tuple(sweep or ()))
 
 
-def _check_save(save: str | PathLike[str] | None) -> str:
+def _check_save(save: str | PathLike[str] | None, caller: str = "plot") -> str:
+    """The suffix of a writable ``save`` path (``""`` for None), checked before anything is drawn.
+
+    Raises:
+        LosscraftError: not a path, a suffix other than .png/.svg/.pdf, a directory that does not
+            exist, or a path that is a directory.
+    """
     if save is None:
         return ""
-    suffix = Path(save).suffix.lower()
+    if not isinstance(save, (str, PathLike)):
+        raise LosscraftError(
+            f"{caller}: 'save' must be a file path (str or os.PathLike), got {type(save).__name__}"
+        )
+    path = Path(save)
+    suffix = path.suffix.lower()
     if suffix not in (".png", ".svg", ".pdf"):
-        raise LosscraftError(f"plot: 'save' must end in .png, .svg or .pdf, got {str(save)!r}")
+        raise LosscraftError(f"{caller}: 'save' must end in .png, .svg or .pdf, got {str(save)!r}")
+    # fail here, in one line, rather than with an OSError after the curves are computed and drawn
+    if not path.parent.is_dir():
+        reason = "is not a directory" if path.parent.exists() else "does not exist"
+        raise LosscraftError(
+            f"{caller}: cannot write 'save' {str(save)!r}: the directory {str(path.parent)!r} {reason}"
+        )
+    if path.is_dir():
+        raise LosscraftError(f"{caller}: cannot write 'save' {str(save)!r}: it is a directory")
     return suffix
 
 
@@ -572,5 +591,11 @@ def draw(
     elif title is not None:
         grid[0][0].set_title(title, fontsize=10)
     if save is not None:
-        fig.savefig(save, dpi=100, format=suffix[1:])
+        try:
+            fig.savefig(save, dpi=100, format=suffix[1:])
+        except OSError as exc:  # permissions, a full disk, a directory removed since the check
+            if ax is None:
+                plt.close(fig)  # the caller never receives this figure: do not leak it in pyplot
+            reason = exc.strerror or str(exc)
+            raise LosscraftError(f"plot: cannot write 'save' {str(save)!r}: {reason}") from None
     return fig, axes_out

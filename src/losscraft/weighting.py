@@ -13,6 +13,7 @@ r"""Weighting: class weights, per-sample weights with either denominator, error-
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -20,23 +21,67 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ._core.checks import fmt_shape
+from ._core.checks import check_nonnegative, fmt_shape
 from ._core.errors import LosscraftError
 from ._core.module import LossModule
-from ._core.reduction import check_weight, reduce
-from ._core.registry import build, register_composite
+from ._core.reduction import check_weight, record_unreduced
+from ._core.registry import build, check_config_keys, register_composite
 from ._core.spec import InputKind, TargetKind
-from .compose import Combinable
+from .compose import Combinable, input_names
 
 __all__ = ["ERROR_WEIGHTS", "ErrorWeighted", "Weighted", "class_weights"]
 
 Method = Literal["inverse_frequency", "inverse_sqrt_frequency", "effective_number"]
 _METHODS = ("inverse_frequency", "inverse_sqrt_frequency", "effective_number")
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_weight_values(owner: str, name: str, w: Tensor) -> None:
+    """Sample / class weights are finite and >= 0: the shared one-pass check of the core."""
+    check_nonnegative(owner, name, w)
+
+
+def _as_labels(fn: str, labels: Any) -> Tensor:
+    """Class indices as a flat int64 tensor (whole-valued floats and bools accepted)."""
+    try:
+        t = labels.detach() if isinstance(labels, Tensor) else torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError):
+        raise LosscraftError(
+            f"{fn}: 'labels' must be a tensor or sequence of integer class indices, got {type(labels).__name__}"
+        ) from None
+    t = t.flatten()
+    if t.dtype == torch.bool:
+        return t.long()
+    if t.is_floating_point():
+        if t.numel() and not bool((torch.isfinite(t) & (t == t.round())).all()):
+            first = t[~(torch.isfinite(t) & (t == t.round()))][0].item()
+            raise LosscraftError(f"{fn}: 'labels' must hold integer class indices, got {first:g}")
+        return t.long()
+    if t.is_complex():
+        raise LosscraftError(f"{fn}: 'labels' must hold integer class indices, got {t.dtype}")
+    return t.long()
+
+
+def _as_counts(fn: str, counts: Any) -> Tensor:
+    """Per-class counts as a 1-D float64 tensor of finite values >= 0."""
+    try:
+        c = torch.as_tensor(counts.detach() if isinstance(counts, Tensor) else counts, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise LosscraftError(
+            f"{fn}: 'counts' must be a 1-D tensor or sequence of per-class counts, got {type(counts).__name__}"
+        ) from None
+    if c.dim() != 1 or c.numel() == 0:
+        raise LosscraftError(f"{fn}: 'counts' must be 1-D with one count per class, got shape {fmt_shape(c)}")
+    if not bool(torch.isfinite(c).all()) or bool((c < 0).any()):
+        raise LosscraftError(f"{fn}: class counts must be finite and >= 0, got {c.tolist()}")
+    return c
 
 
 def class_weights(
-    targets_or_counts: Tensor | Sequence[float],
+    targets_or_counts: Tensor | None = None,
     *,
+    labels: Tensor | Sequence[int] | None = None,
+    counts: Tensor | Sequence[float] | None = None,
     method: Method = "inverse_frequency",
     num_classes: int | None = None,
     beta: float = 0.999,
@@ -56,32 +101,45 @@ def class_weights(
     With ``normalize=True`` the weights of the classes present sum to the number of classes
     present (Cui et al.'s convention); classes with no samples get weight 0. The scale does
     not matter for losscraft's default ``reduction="mean"`` (a weighted mean); it does for
-    ``"sum"`` and inside combinations. ``inverse_frequency`` is proportional to
-    scikit-learn's ``compute_class_weight("balanced")``.
+    ``"sum"`` and inside combinations. ``inverse_frequency`` with ``normalize=False`` times
+    $N / C$ is scikit-learn's ``compute_class_weight("balanced")``.
+
+    Say what you pass: ``labels=`` (class indices, one per sample) or ``counts=`` (one count
+    per class). ``[0, 0, 0, 1]`` is three samples of class 0 and one of class 1 as labels, but
+    classes 0-2 empty and one sample of class 3 as counts. The positional form is kept only
+    for an **integer tensor of labels**; anything else given positionally is ambiguous and
+    raises.
 
     Args:
-        targets_or_counts: an **integer** tensor of class labels (any shape; negative values
-            such as ``ignore_index=-100`` are skipped), or a **floating** tensor / sequence
-            of per-class counts.
+        targets_or_counts: positional shorthand for ``labels=`` with an integer tensor.
+        labels: class indices (an integer tensor of any shape or a sequence of ints; negative
+            values such as ``ignore_index=-100`` are skipped).
+        counts: per-class counts, a 1-D tensor or sequence of finite values >= 0.
         method: ``"inverse_frequency"`` (default), ``"inverse_sqrt_frequency"`` or
             ``"effective_number"``.
-        num_classes: number of classes for labels (default: ``max label + 1``).
+        num_classes: number of classes, an int >= 1. For labels it defaults to
+            ``max label + 1`` (classes above the largest label get weight 0 when it is given);
+            for counts it must equal ``len(counts)``.
         beta: $\beta \in [0, 1)$ for ``"effective_number"``. Default 0.999.
         normalize: rescale so the present classes' weights sum to their number.
 
     Returns:
-        A float32 tensor of shape ``(C,)``.
+        A float32 tensor of shape ``(C,)`` of finite weights >= 0.
 
     Raises:
-        LosscraftError: unknown method, ``beta`` outside [0, 1), negative or non-finite
-        counts, labels outside ``[0, num_classes)``, no samples at all.
+        LosscraftError: not exactly one of labels / counts, a positional argument that is not
+        an integer tensor, unknown method, ``beta`` outside [0, 1), negative or non-finite
+        counts, labels outside ``[0, num_classes)``, ``num_classes`` not an int >= 1 or not
+        matching the counts, no samples at all, weights that overflow.
 
     Examples:
         >>> import torch
         >>> from losscraft.weighting import class_weights
-        >>> class_weights(torch.tensor([0, 0, 0, 1]))
+        >>> class_weights(labels=[0, 0, 0, 1])
         tensor([0.5000, 1.5000])
-        >>> class_weights([900.0, 100.0], method="effective_number", beta=0.99)
+        >>> class_weights(torch.tensor([0, 0, 0, 1]))  # positional: an integer tensor of labels
+        tensor([0.5000, 1.5000])
+        >>> class_weights(counts=[900, 100], method="effective_number", beta=0.99)
         tensor([0.7760, 1.2240])
 
     References:
@@ -89,38 +147,57 @@ def class_weights(
         of Samples*, CVPR.
     """
     fn = "class_weights"
+    given = [
+        n
+        for n, v in (("targets_or_counts", targets_or_counts), ("labels", labels), ("counts", counts))
+        if v is not None
+    ]
+    if len(given) != 1:
+        raise LosscraftError(
+            f"{fn}: pass exactly one of labels=... (class indices) or counts=... (per-class counts), "
+            f"got {', '.join(given) if given else 'neither'}"
+        )
+    if targets_or_counts is not None:
+        t = targets_or_counts
+        if not isinstance(t, Tensor) or t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            what = f"a {t.dtype} tensor" if isinstance(t, Tensor) else f"a {type(t).__name__}"
+            raise LosscraftError(
+                f"{fn}: a positional argument must be an integer tensor of labels, got {what}; "
+                "say what it holds: labels=... (class indices) or counts=... (per-class counts)"
+            )
+        labels = t
     if method not in _METHODS:
         raise LosscraftError(
             f"{fn}: 'method' must be one of {', '.join(map(repr, _METHODS))}, got {method!r}"
         )
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0.0 <= beta < 1.0:
         raise LosscraftError(f"{fn}: 'beta' must be a float in [0, 1), got {beta!r}")
-    if isinstance(targets_or_counts, Tensor) and not targets_or_counts.is_floating_point():
-        labels = targets_or_counts.detach().flatten().long()
-        labels = labels[labels >= 0]
+    if num_classes is not None and (
+        isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
+    ):
+        raise LosscraftError(f"{fn}: 'num_classes' must be an int >= 1 or None, got {num_classes!r}")
+    if labels is not None:
+        lab = _as_labels(fn, labels)
+        lab = lab[lab >= 0]  # ignore_index and other negative markers are not samples
         if num_classes is None:
-            if labels.numel() == 0:
+            if lab.numel() == 0:
                 raise LosscraftError(f"{fn}: no labels to count (all negative/ignored or empty)")
-            num_classes = int(labels.max().item()) + 1
-        if labels.numel() and int(labels.max().item()) >= num_classes:
+            num_classes = int(lab.max().item()) + 1
+        if lab.numel() and int(lab.max().item()) >= num_classes:
             raise LosscraftError(
-                f"{fn}: label {int(labels.max().item())} is outside [0, {num_classes - 1}] (num_classes={num_classes})"
+                f"{fn}: label {int(lab.max().item())} is outside [0, {num_classes - 1}] (num_classes={num_classes})"
             )
-        counts = torch.bincount(labels, minlength=num_classes).to(torch.float64)
+        n = torch.bincount(lab, minlength=num_classes).to(torch.float64)
     else:
-        try:
-            counts = torch.as_tensor(targets_or_counts, dtype=torch.float64).detach().flatten()
-        except (TypeError, ValueError):
+        n = _as_counts(fn, counts)
+        if num_classes is not None and n.numel() != num_classes:
             raise LosscraftError(
-                f"{fn}: 'targets_or_counts' must be an integer label tensor or per-class counts, "
-                f"got {type(targets_or_counts).__name__}"
-            ) from None
-        if counts.numel() == 0 or not bool(torch.isfinite(counts).all()) or bool((counts < 0).any()):
-            raise LosscraftError(f"{fn}: class counts must be finite and >= 0, got {counts.tolist()}")
-    present = counts > 0
+                f"{fn}: 'counts' has {n.numel()} entries but num_classes={num_classes}; give one count per class"
+            )
+    present = n > 0
     if not bool(present.any()):
         raise LosscraftError(f"{fn}: every class count is 0")
-    safe = torch.where(present, counts, torch.ones_like(counts))
+    safe = torch.where(present, n, torch.ones_like(n))
     if method == "inverse_frequency":
         w = 1.0 / safe
     elif method == "inverse_sqrt_frequency":
@@ -131,33 +208,25 @@ def class_weights(
     w = torch.where(present, w, torch.zeros_like(w))
     if normalize:
         w = w * present.sum() / w.sum()
-    return w.to(torch.float32)
+    out = w.to(torch.float32)
+    if not bool(torch.isfinite(out).all()):  # e.g. counts of 1e-320: 1/n overflows
+        raise LosscraftError(
+            f"{fn}: the weights overflow (got {out.tolist()} from counts {n.tolist()}); "
+            "counts must not be vanishingly small"
+        )
+    _check_weight_values(fn, "result", out)
+    return out
 
 
 # --------------------------------------------------------------------------- wrappers
-def _as_loss(loss: nn.Module | str | Mapping[str, Any]) -> nn.Module:
+def _as_loss(owner: str, loss: nn.Module | str | Mapping[str, Any]) -> nn.Module:
     if isinstance(loss, (str, Mapping)):
         return build(loss)  # type: ignore[no-any-return]
     if not isinstance(loss, nn.Module):
         raise LosscraftError(
-            f"'loss' must be a loss Module, a registry name or a config, got {type(loss).__name__}"
+            f"{owner}: 'loss' must be a loss Module, a registry name or a config, got {type(loss).__name__}"
         )
     return loss
-
-
-def _kept_mask(loss: nn.Module, inputs: tuple[Tensor, ...], values: Tensor) -> Tensor | None:
-    """Positions of ``values`` that are not ignored (``ignore_index``), when knowable."""
-    spec = getattr(type(loss), "spec", None)
-    if spec is None or not spec.ignore_index or not isinstance(loss, LossModule):
-        return None
-    ig = loss.hparams.get("ignore_index")
-    if ig is None or "target" not in spec.inputs:
-        return None
-    target = inputs[spec.inputs.index("target")]
-    if target.shape != values.shape:
-        return None
-    kept: Tensor = target != ig
-    return kept
 
 
 def _check_normalize(owner: str, normalize: str) -> str:
@@ -166,29 +235,79 @@ def _check_normalize(owner: str, normalize: str) -> str:
     return normalize
 
 
+def _check_reduction(owner: str, reduction: str) -> str:
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise LosscraftError(f"{owner}: 'reduction' must be one of 'mean', 'sum', 'none', got {reduction!r}")
+    return reduction
+
+
 def _reduce_weighted(
-    values: Tensor, w: Tensor | None, kept: Tensor | None, reduction: str, normalize: str
+    values: Tensor, w: Tensor | None, den: Tensor | None, kept: Tensor | None, reduction: str, normalize: str
 ) -> Tensor:
-    """The core reducer with the chosen denominator (``values`` already hold 0 where ignored)."""
-    return reduce(values, reduction, w, kept, normalize=normalize)
+    r"""Reduce the inner loss's unreduced ``values`` with the extra weight ``w``.
+
+    ``values`` already hold 0 at ignored positions and any weight of the loss's own (class
+    weights); ``den`` are the per-position weights of the loss's own mean and ``kept`` its kept
+    positions, as the loss reported them (:func:`~losscraft._core.reduction.record_unreduced`).
+    ``normalize="weight"``: $\sum_i w_i v_i / \sum_i w_i d_i$, so without ``w`` this is
+    exactly the loss's own ``"mean"``; ``"count"``: $\sum_i w_i v_i / \sum_i m_i$.
+    """
+    if w is not None:
+        values = values * w
+    if reduction == "none":
+        return values
+    total = values.sum()
+    if reduction == "sum":
+        return total
+    if normalize == "count":
+        n = kept.sum().to(values.dtype) if kept is not None else values.new_tensor(float(values.numel()))
+    else:
+        d = den if den is not None else (kept.to(values.dtype) if kept is not None else None)
+        if d is None and w is None:
+            n = values.new_tensor(float(values.numel()))
+        else:
+            dw = w if d is None else (d.to(values.dtype) if w is None else d.to(values.dtype) * w)
+            assert dw is not None
+            n = dw.expand_as(values).sum()
+    # divide-no-nan, as the core reducer: nothing kept or all weights zero gives 0.0, not NaN
+    return total / torch.where(n > 0, n, torch.ones_like(n))
+
+
+def _split_call_inputs(owner: str, loss: nn.Module, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword call inputs (e.g. ``bias``) the inner loss declares; anything else is an error."""
+    spec = getattr(type(loss), "spec", None)
+    allowed = tuple(spec.call_inputs) if spec is not None else ()
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        valid = ", ".join(map(repr, ("weight", *allowed)))
+        raise LosscraftError(f"{owner}: unexpected keyword argument(s) {unknown}; valid: {valid}")
+    return dict(kwargs)
 
 
 class Weighted(Combinable, nn.Module):
     r"""Per-sample / per-element weights for any loss, with a choice of denominator.
 
-    $$L = \frac{\sum_i w_i\,\ell_i}{\sum_i w_i}\ \ (\texttt{normalize="weight"}, default)
+    $$L = \frac{\sum_i w_i\,\ell_i}{\sum_i w_i d_i}\ \ (\texttt{normalize="weight"}, default)
     \qquad\text{or}\qquad L = \frac{\sum_i w_i\,\ell_i}{N}\ \ (\texttt{normalize="count"})$$
 
     $\ell_i$ is the inner loss's unreduced value (``reduction="none"``: per element, or per
-    sample for losses that sum over a class/feature dimension) and $N$ the number of those
-    values that are not ignored. ``weight`` is passed at call time and must broadcast to
-    that unreduced shape. For the inner loss's own ``reduction="mean"`` and an element
-    ``weight``, ``normalize="weight"`` gives exactly the same value.
+    sample for losses that sum over a class/feature dimension; ignored positions are 0, class
+    weights included), $d_i$ the weight of position $i$ in the inner loss's *own* mean (1, 0
+    where ignored, the class weight $c_{y_i}$ for ``cross_entropy(weight=c)``, 0 for a SupCon
+    anchor without a positive, ...; every loss reports it to the reducer) and $N$ the number of
+    positions that are not ignored. ``weight`` is passed at call time, must hold finite values
+    >= 0 and must broadcast to the unreduced shape. Without ``weight`` (or with all-ones
+    weights), ``normalize="weight"`` gives exactly the wrapped loss, for every reduction and
+    every catalog entry (a contract test); with an element ``weight`` it gives the loss's own
+    weighted mean.
 
     Args:
         loss: the inner loss (a Module, a registry name or a config dict).
         normalize: ``"weight"`` or ``"count"``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    ``forward(*inputs, weight=None, **call_inputs)``: the inner loss's positional inputs, in its
+    own order (``spec.inputs``), and its keyword call inputs (e.g. ``bias``).
 
     Examples:
         >>> import torch, losscraft
@@ -199,6 +318,10 @@ class Weighted(Combinable, nn.Module):
         tensor(1.)
         >>> Weighted(losscraft.MSELoss(), normalize="count")(x, y, weight=w)
         tensor(0.3333)
+
+    Raises:
+        LosscraftError: bad ``normalize`` / ``reduction``; a ``weight`` that is not a floating
+        tensor of finite values >= 0 broadcasting to the unreduced shape.
     """
 
     config_name = "weighted"
@@ -207,21 +330,20 @@ class Weighted(Combinable, nn.Module):
         self, loss: nn.Module | str | Mapping[str, Any], *, normalize: str = "weight", reduction: str = "mean"
     ) -> None:
         super().__init__()
-        self.loss = _as_loss(loss)
+        self.loss = _as_loss("Weighted", loss)
         self.normalize = _check_normalize("Weighted", normalize)
-        if reduction not in ("mean", "sum", "none"):
-            raise LosscraftError(
-                f"Weighted: 'reduction' must be one of 'mean', 'sum', 'none', got {reduction!r}"
-            )
-        self.reduction = reduction
+        self.reduction = _check_reduction("Weighted", reduction)
 
-    def forward(self, *inputs: Tensor, weight: Tensor | None = None) -> Tensor:
+    def _input_names(self) -> tuple[str, ...] | None:
+        return input_names(self.loss)
+
+    def forward(self, *inputs: Tensor, weight: Tensor | None = None, **call_inputs: Tensor) -> Tensor:
         """The weighted loss."""
-        values = _unreduced(self.loss, inputs)
-        check_weight("Weighted", weight, values.shape)
-        kept = _kept_mask(self.loss, inputs, values)
+        kw = _split_call_inputs("Weighted", self.loss, call_inputs)
+        values, den, kept = _unreduced(self.loss, inputs, kw)
+        check_weight("Weighted", weight, values.shape)  # floating, broadcasts, finite and >= 0
         w = None if weight is None else weight.to(values.dtype)
-        return _reduce_weighted(values, w, kept, self.reduction, self.normalize)
+        return _reduce_weighted(values, w, den, kept, self.reduction, self.normalize)
 
     def get_config(self) -> dict[str, Any]:
         """Plain data; ``losscraft.build`` inverts it."""
@@ -234,11 +356,18 @@ class Weighted(Combinable, nn.Module):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Weighted:
-        """Inverse of :meth:`get_config`."""
+        """Inverse of :meth:`get_config`.
+
+        Raises:
+            LosscraftError: a missing ``loss`` or an unknown key (named, with the valid ones).
+        """
+        cfg = check_config_keys(
+            "Weighted.from_config", config, required=("loss",), optional=("name", "normalize", "reduction")
+        )
         return cls(
-            config["loss"],
-            normalize=config.get("normalize", "weight"),
-            reduction=config.get("reduction", "mean"),
+            cfg["loss"],
+            normalize=cfg.get("normalize", "weight"),
+            reduction=cfg.get("reduction", "mean"),
         )
 
     def extra_repr(self) -> str:
@@ -246,12 +375,24 @@ class Weighted(Combinable, nn.Module):
         return f"normalize={self.normalize!r}, reduction={self.reduction!r}"
 
 
-def _unreduced(loss: nn.Module, inputs: tuple[Tensor, ...]) -> Tensor:
-    """The inner loss with ``reduction="none"`` (built-ins: through their function)."""
+def _unreduced(
+    loss: nn.Module, inputs: tuple[Tensor, ...], call_inputs: Mapping[str, Any] | None = None
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """The inner loss with ``reduction="none"`` and what its own mean divides by.
+
+    Returns ``(values, den, kept)``: the unreduced values, the per-position weights of the
+    loss's own ``"mean"`` (``None``: 1 each) and its kept positions (``None``: all), as the
+    loss reported them to the core reducer.
+    """
     if isinstance(loss, LossModule):
         hp = {**loss.hparams, "reduction": "none"}
-        out: Tensor = type(loss)._fn(*inputs, **hp)
-        return out
+        with record_unreduced() as records:
+            out: Tensor = type(loss)._fn(*inputs, **dict(call_inputs or {}), **hp)
+        for values, den, kept in reversed(records):
+            if values is out:
+                return out, den, kept
+        # not reduced by the core reducer (a fused kernel): every position counts once
+        return out, None, None
     fn = getattr(loss, "unreduced", None)
     if fn is None:
         raise LosscraftError(
@@ -259,7 +400,7 @@ def _unreduced(loss: nn.Module, inputs: tuple[Tensor, ...]) -> Tensor:
             "unreduced values it can read"
         )
     result: Tensor = fn(*inputs)
-    return result
+    return result, None, None
 
 
 def _inner_config(loss: nn.Module) -> dict[str, Any]:
@@ -295,16 +436,27 @@ ERROR_WEIGHTS: dict[str, tuple[str, Callable[..., Tensor]]] = {
 }
 
 
+def _fn_param_names(g: Callable[..., Tensor]) -> tuple[str, ...]:
+    """The keyword parameters of a built-in weight function (all but the signal)."""
+    return tuple(list(inspect.signature(g).parameters)[1:])
+
+
 def _signal(loss: nn.Module, inputs: tuple[Tensor, ...], on: str) -> Tensor:
     spec = getattr(type(loss), "spec", None)
     if spec is None:
         raise LosscraftError("ErrorWeighted: the inner loss must be a catalog loss")
-    x = inputs[0]
+    if "target" not in spec.inputs or len(inputs) != len(spec.inputs):
+        raise LosscraftError(
+            f"ErrorWeighted: {spec.name!r} takes ({', '.join(spec.inputs)}); the error is defined "
+            "for a loss with an 'input' and a 'target'"
+        )
+    # by name, not position: gaussian_nll is (input, target, var)
+    x: Tensor = inputs[0]
+    t: Tensor = inputs[spec.inputs.index("target")]
     if on == "residual":
         if spec.input_kind is not InputKind.REAL:
             raise LosscraftError(f"ErrorWeighted: on='residual' needs a regression loss, got {spec.name!r}")
-        return x - inputs[1]
-    t = inputs[1]
+        return x - t
     if spec.input_kind is InputKind.PROBABILITIES:
         return x * t + (1 - x) * (1 - t)
     if spec.input_kind is InputKind.LOGITS and spec.target_kind is TargetKind.BINARY:
@@ -328,8 +480,9 @@ class ErrorWeighted(Combinable, nn.Module):
     :data:`ERROR_WEIGHTS` (``"cauchy"``, ``"gaussian"``, ``"small_errors"`` with ``scale``;
     ``"focal"`` with ``gamma``). The weight is detached by default (``detach=True``): it
     rescales each element's gradient instead of adding a gradient of its own. The reduction is
-    the weighted mean $\sum g\ell / \sum g$ (``normalize="weight"``) or $\sum g\ell / N$
-    (``normalize="count"``, default, so that down-weighting lowers the loss).
+    the weighted mean $\sum g\ell / \sum g d$ (``normalize="weight"``; $d$ the weights of the
+    loss's own mean, as in :class:`Weighted`) or $\sum g\ell / N$ (``normalize="count"``,
+    default, so that down-weighting lowers the loss). ``g`` must return finite values >= 0.
 
     Only built-in weight names serialise with :meth:`get_config`.
 
@@ -355,7 +508,7 @@ class ErrorWeighted(Combinable, nn.Module):
         **fn_params: float,
     ) -> None:
         super().__init__()
-        self.loss = _as_loss(loss)
+        self.loss = _as_loss("ErrorWeighted", loss)
         if isinstance(fn, str):
             if fn not in ERROR_WEIGHTS:
                 raise LosscraftError(
@@ -363,9 +516,17 @@ class ErrorWeighted(Combinable, nn.Module):
                 )
             default_on, self._g = ERROR_WEIGHTS[fn]
             on = on or default_on
+            valid = _fn_param_names(self._g)
+            for k in fn_params:
+                if k not in valid:
+                    raise LosscraftError(
+                        f"ErrorWeighted: unknown parameter {k!r} for weight {fn!r}; valid: {', '.join(map(repr, valid))}"
+                    )
         elif callable(fn):
             if fn_params:
-                raise LosscraftError("ErrorWeighted: keyword parameters are only for built-in weight names")
+                raise LosscraftError(
+                    f"ErrorWeighted: keyword parameters {sorted(fn_params)} are only for built-in weight names"
+                )
             self._g = fn
             on = on or "residual"
         else:
@@ -375,34 +536,36 @@ class ErrorWeighted(Combinable, nn.Module):
         for k, v in fn_params.items():
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise LosscraftError(f"ErrorWeighted: '{k}' must be a finite number > 0, got {v!r}")
+        if not isinstance(detach, bool):
+            raise LosscraftError(f"ErrorWeighted: 'detach' must be True or False, got {detach!r}")
         self.fn_name = fn if isinstance(fn, str) else None
         self.fn_params = dict(fn_params)
         self.on = on
-        self.detach = bool(detach)
+        self.detach = detach
         self.normalize = _check_normalize("ErrorWeighted", normalize)
-        if reduction not in ("mean", "sum", "none"):
-            raise LosscraftError(
-                f"ErrorWeighted: 'reduction' must be one of 'mean', 'sum', 'none', got {reduction!r}"
-            )
-        self.reduction = reduction
+        self.reduction = _check_reduction("ErrorWeighted", reduction)
+
+    def _input_names(self) -> tuple[str, ...] | None:
+        return input_names(self.loss)
 
     def forward(self, *inputs: Tensor) -> Tensor:
         """The error-weighted loss."""
-        values = _unreduced(self.loss, inputs)
+        values, den, kept = _unreduced(self.loss, inputs)
         s = _signal(self.loss, inputs, self.on)
         if self.detach:
             s = s.detach()
         g = self._g(s.to(values.dtype), **self.fn_params)
-        if g.shape != values.shape:
+        if not isinstance(g, Tensor) or g.shape != values.shape:
+            got = fmt_shape(g) if isinstance(g, Tensor) else type(g).__name__
             raise LosscraftError(
-                f"ErrorWeighted: the weight has shape {fmt_shape(g)} but the loss's unreduced values "
+                f"ErrorWeighted: the weight has shape {got} but the loss's unreduced values "
                 f"have shape {fmt_shape(values)}"
             )
+        # a user's g may go negative or overflow: a negative weight is a silent wrong answer
+        _check_weight_values("ErrorWeighted", "fn(error)", g)
         if self.detach:
             g = g.detach()
-        return _reduce_weighted(
-            values, g, _kept_mask(self.loss, inputs, values), self.reduction, self.normalize
-        )
+        return _reduce_weighted(values, g, den, kept, self.reduction, self.normalize)
 
     def get_config(self) -> dict[str, Any]:
         """Plain data (built-in weight names only)."""
@@ -423,8 +586,22 @@ class ErrorWeighted(Combinable, nn.Module):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ErrorWeighted:
-        """Inverse of :meth:`get_config`."""
-        cfg = {k: v for k, v in config.items() if k != "name"}
+        """Inverse of :meth:`get_config`.
+
+        Raises:
+            LosscraftError: a missing ``loss`` / ``fn`` or an unknown key (named, with the valid
+            ones; the weight's own parameters, e.g. ``scale``, depend on ``fn``).
+        """
+        base = ("name", "on", "detach", "normalize", "reduction")
+        fn = config.get("fn") if isinstance(config, Mapping) else None
+        if isinstance(fn, str) and fn in ERROR_WEIGHTS:
+            extra = _fn_param_names(ERROR_WEIGHTS[fn][1])
+        else:  # no (valid) weight name yet: any built-in's parameters may follow
+            extra = tuple(dict.fromkeys(k for _, g in ERROR_WEIGHTS.values() for k in _fn_param_names(g)))
+        cfg = check_config_keys(
+            "ErrorWeighted.from_config", config, required=("loss", "fn"), optional=(*base, *extra)
+        )
+        cfg.pop("name", None)
         return cls(cfg.pop("loss"), cfg.pop("fn"), **cfg)
 
     def extra_repr(self) -> str:

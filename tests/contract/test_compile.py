@@ -5,7 +5,7 @@ a graph with inductor, which takes seconds. Samples are tiny and float64, so the
 measures the compiler's reordering of float arithmetic only.
 
 Value checks that read tensors back to the host (class-index range, probability range) are
-skipped while dynamo traces (``_core.checks.is_compiling``); custom autograd Functions must be
+skipped while dynamo traces (``_core.checks.values_are_concrete``); custom autograd Functions must be
 traceable or fall back to their composed formula while compiling.
 """
 

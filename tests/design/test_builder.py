@@ -128,3 +128,45 @@ def test_formula_mistakes_are_reported_at_build() -> None:
         custom_loss("huber", _huber_formula, params={"delta": 1.0}, register=True)
     with pytest.raises(LosscraftError, match="lowercase identifier"):
         custom_loss("Bad Name", _huber_formula)
+
+
+def _abs_formula(input, target, *, k):
+    return k * (input - target).abs()
+
+
+@pytest.mark.parametrize("register", [False, True])
+def test_custom_module_pickles_and_torch_saves(register: bool) -> None:
+    import io
+    import pickle
+
+    name = "test_pickled_abs" + ("_reg" if register else "")
+    loss = custom_loss(name, _abs_formula, params={"k": 1.0}, register=register)
+    try:
+        m = loss.module(k=2.5, reduction="sum")
+        x, y = _xy(5)
+        ref = 2.5 * (x - y).abs().sum()  # closed form
+        back = pickle.loads(pickle.dumps(m))
+        assert type(back) is type(m) and back.get_config() == m.get_config()
+        torch.testing.assert_close(back(x, y), ref)
+        buf = io.BytesIO()
+        torch.save({"loss": m, "combo": 0.5 * m + losscraft.MSELoss()}, buf)
+        buf.seek(0)
+        saved = torch.load(buf, weights_only=False)
+        torch.testing.assert_close(saved["loss"](x, y), ref)
+        torch.testing.assert_close(saved["combo"](x, y), 0.5 * ref + LF.mse_loss(x, y))
+    finally:
+        loss.unregister()
+
+
+def test_custom_module_with_a_lambda_formula_explains_why_it_cannot_pickle() -> None:
+    import copy
+    import pickle
+
+    loss = custom_loss("test_lambda_abs", lambda input, target: (input - target).abs())
+    m = loss.module()
+    with pytest.raises(
+        LosscraftError, match=r"'test_lambda_abs': the Module cannot be pickled .* formula '.*<lambda>'"
+    ):
+        pickle.dumps(m)
+    x, y = _xy(6)
+    torch.testing.assert_close(copy.deepcopy(m)(x, y), (x - y).abs().mean())  # deepcopy still works

@@ -145,10 +145,74 @@ def test_combined_errors() -> None:
 def test_every_entry_round_trips_inside_a_combination(entry) -> None:
     assert entry.module is not None
     single = entry.module(reduction="sum")
-    combo = CombinedLoss({"main": single, "other": losscraft.MSELoss()}, weights={"main": 0.25})
+    # the other term takes the same inputs (terms of different arity are rejected)
+    combo = CombinedLoss({"main": single, "other": entry.module()}, weights={"main": 0.25})
     cfg = combo.get_config()
     json.dumps(cfg)
     rebuilt = losscraft.build(cfg)
     assert rebuilt.get_config() == cfg
     assert losscraft.build(single.get_config()).get_config() == single.get_config()
     assert repr(rebuilt) == repr(combo)
+
+
+def test_terms_of_different_shapes_raise() -> None:
+    g = torch.Generator().manual_seed(8)
+    x, y = (
+        torch.randn(4, 4, generator=g, dtype=torch.float64),
+        torch.randn(4, 4, generator=g, dtype=torch.float64),
+    )
+    # mse per element (4, 4), cosine per row (4,): adding them would broadcast to (4, 4)
+    loss = losscraft.MSELoss(reduction="none") + losscraft.CosineSimilarityLoss(reduction="none")
+    with pytest.raises(
+        LosscraftError,
+        match=r"terms 'mse' and 'cosine_similarity' return different shapes, \(4, 4\) and \(4,\)",
+    ):
+        loss(x, y)
+    mixed = losscraft.MSELoss() + losscraft.MAELoss(reduction="none")  # a scalar and (4, 4)
+    with pytest.raises(LosscraftError, match=r"return different shapes, \(\) and \(4, 4\)"):
+        mixed(x, y)
+    same = losscraft.MSELoss(reduction="none") + 2.0 * losscraft.MAELoss(reduction="none")
+    torch.testing.assert_close(same(x, y), (x - y) ** 2 + 2.0 * (x - y).abs())
+
+
+def test_terms_of_different_arity_raise() -> None:
+    with pytest.raises(
+        LosscraftError,
+        match=r"term 'mse' takes \(input, target\) and term 'gaussian_nll' takes \(input, target, var\)",
+    ):
+        _ = losscraft.MSELoss() + losscraft.GaussianNLLLoss()
+    with pytest.raises(
+        LosscraftError, match=r"term 'mse' takes 2 positional inputs \(input, target\), got 3"
+    ):
+        CombinedLoss({"mse": losscraft.MSELoss()})(*(torch.zeros(2),) * 3)
+
+
+def test_call_inputs_reach_the_terms_that_declare_them() -> None:
+    g = torch.Generator().manual_seed(9)
+    h = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    w = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    b = torch.randn(5, generator=g, dtype=torch.float64)
+    t = torch.tensor([0, 4, 2, -100, 1, 3])
+    ref = torch.nn.functional.cross_entropy(h @ w.T + b, t)  # torch parity
+    loss = 0.5 * losscraft.LinearCrossEntropyLoss() + 0.5 * losscraft.LinearCrossEntropyLoss()
+    torch.testing.assert_close(loss(h, w, t, bias=b), ref)
+    from losscraft.weighting import Weighted
+
+    torch.testing.assert_close(Weighted(losscraft.LinearCrossEntropyLoss())(h, w, t, bias=b), ref)
+    with pytest.raises(LosscraftError, match=r"no term takes the keyword argument\(s\) \['bais'\]"):
+        loss(h, w, t, bais=b)
+
+
+def test_schedule_config_errors_name_the_key() -> None:
+    with pytest.raises(
+        LosscraftError,
+        match=r"LinearWarmup config: unknown config key 'setps' \(did you mean 'steps'\?\); valid keys: "
+        r"'schedule', 'start', 'end', 'steps'",
+    ):
+        schedule_from_config({"schedule": "linear_warmup", "setps": 10})
+    with pytest.raises(LosscraftError, match=r"Constant config: config is missing the required key 'value'"):
+        schedule_from_config({"schedule": "constant"})
+    with pytest.raises(
+        LosscraftError, match=r"CombinedLoss.from_config: unknown config key 'weight' \(did you mean"
+    ):
+        losscraft.build({"name": "combined", "terms": {"a": "mse"}, "weight": {"a": 2.0}})

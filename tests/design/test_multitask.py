@@ -136,3 +136,92 @@ def test_gradcheck_uncertainty_and_fixed() -> None:
     ls = mtl({"a": a, "b": b}, {"a": at, "b": bt})
     (gs,) = torch.autograd.grad(ls, mtl.log_vars["a"])
     assert gs.item() == pytest.approx(-0.5 * math.exp(-0.2) * float(LF.mse_loss(a, at)) + 0.5)
+
+
+def test_multi_input_task_gets_its_arguments_by_signature() -> None:
+    """gaussian_nll is (input, target, var): the prediction (mu, var) and the target y must give
+    gaussian_nll(mu, y, var), never gaussian_nll(mu, var, y)."""
+    g = torch.Generator().manual_seed(3)
+    mu = torch.randn(8, 2, generator=g, dtype=torch.float64)
+    y = torch.randn(8, 2, generator=g, dtype=torch.float64).abs() + 0.5  # valid as a variance too
+    var = torch.rand(8, 2, generator=g, dtype=torch.float64) + 0.1
+    ref = (0.5 * (torch.log(var) + (mu - y) ** 2 / var)).mean()  # Gaussian NLL, float64 closed form
+    torch.testing.assert_close(torch.nn.functional.gaussian_nll_loss(mu, y, var), ref)
+    mtl = MultiTaskLoss({"g": "gaussian_nll"})
+    torch.testing.assert_close(mtl({"g": (mu, var)}, {"g": y}), ref)
+    torch.testing.assert_close(mtl({"g": {"input": mu, "var": var}}, {"g": y}), ref)
+    # triplet (anchor, positive, negative) has no target: the prediction holds every input
+    a, p, n = (torch.randn(5, 4, generator=g, dtype=torch.float64) for _ in range(3))
+    trip = MultiTaskLoss({"t": losscraft.TripletLoss(margin=0.5)})
+    expected = ((a - p).norm(dim=1) - (a - n).norm(dim=1) + 0.5).clamp_min(0).mean()  # Schroff et al.
+    torch.testing.assert_close(trip({"t": (a, p, n)}, {}), expected)
+    with pytest.raises(LosscraftError, match=r"takes \(input, target, var\), so the prediction must hold 2"):
+        mtl({"g": mu}, {"g": y})
+
+
+def test_tasks_of_different_shapes_raise() -> None:
+    a, at = torch.randn(4, 4, dtype=torch.float64), torch.randn(4, 4, dtype=torch.float64)
+    b, bt = torch.randn(4, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
+    mtl = MultiTaskLoss({"a": losscraft.MSELoss(reduction="none"), "b": losscraft.MSELoss(reduction="none")})
+    with pytest.raises(
+        LosscraftError, match=r"tasks 'a' and 'b' return different shapes, \(4, 4\) and \(4,\)"
+    ):
+        mtl({"a": a, "b": b}, {"a": at, "b": bt})
+
+
+def _dwa_epoch(mtl: MultiTaskLoss, la: float, lb: float) -> None:
+    z = torch.zeros(1, dtype=torch.float64)
+    mtl({"a": z + math.sqrt(la), "b": z + math.sqrt(lb)}, {"a": z, "b": z})
+    mtl.end_epoch()
+
+
+def test_dwa_history_counts_only_training_calls() -> None:
+    mtl = MultiTaskLoss({"a": losscraft.MSELoss(), "b": losscraft.MSELoss()}, method="dwa")
+    z = torch.zeros(1, dtype=torch.float64)
+    big = {"a": z + 30.0, "b": z + 1.0}
+    for la, lb in ((1.0, 1.0), (0.5, 0.9)):
+        with torch.no_grad():  # a validation pass under no_grad
+            mtl(big, {"a": z, "b": z})
+        mtl.eval()  # and one in eval mode
+        mtl(big, {"a": z, "b": z})
+        mtl.train()
+        _dwa_epoch(mtl, la, lb)
+    ea, eb = math.exp(0.5 / 2.0), math.exp(0.9 / 2.0)  # r_k = L_k(t-1) / L_k(t-2), T = 2
+    w = mtl.dwa_weights()
+    assert w["a"] == pytest.approx(2 * ea / (ea + eb))
+    assert w["b"] == pytest.approx(2 * eb / (ea + eb))
+
+
+def test_dwa_history_is_in_the_state_dict() -> None:
+    tasks = {"a": losscraft.MSELoss(), "b": losscraft.MSELoss()}
+    mtl = MultiTaskLoss(tasks, method="dwa")
+    _dwa_epoch(mtl, 1.0, 1.0)
+    _dwa_epoch(mtl, 0.5, 0.9)
+    z = torch.zeros(1, dtype=torch.float64)
+    mtl({"a": z + 0.5, "b": z + 0.5}, {"a": z, "b": z})  # mid-epoch sums survive too
+    state = mtl.state_dict()
+    restored = MultiTaskLoss(tasks, method="dwa")
+    restored.load_state_dict(state)
+    assert restored.dwa_weights() == mtl.dwa_weights() != {"a": 1.0, "b": 1.0}
+    assert restored.end_epoch() == mtl.end_epoch() == {"a": 0.25, "b": 0.25}
+    other = MultiTaskLoss({"x": losscraft.MSELoss()}, method="dwa")
+    with pytest.raises(LosscraftError, match="saved DWA state does not match"):
+        other.load_state_dict(state, strict=False)
+
+
+def test_multitask_option_validation() -> None:
+    with pytest.raises(LosscraftError, match=r"'init_log_var' must be a finite float, got nan"):
+        MultiTaskLoss({"a": "mse"}, method="uncertainty", init_log_var=float("nan"))
+    for bad in ((0.0, 1.0, 2.0), (1.0, 0.0), ("a", 1.0), (float("nan"), 1.0), 3.0):
+        with pytest.raises(LosscraftError, match=r"'log_var_bounds' must be \(low, high\), two numbers"):
+            MultiTaskLoss({"a": "mse"}, method="uncertainty", log_var_bounds=bad)  # type: ignore[arg-type]
+    with pytest.raises(LosscraftError, match=r"'temperature' is only used with method='dwa'"):
+        MultiTaskLoss({"a": "mse"}, method="uncertainty", temperature=5.0)
+    with pytest.raises(LosscraftError, match=r"'task_types' is only used with method='uncertainty'"):
+        MultiTaskLoss({"a": "mse"}, task_types={"a": "regression"})
+    with pytest.raises(
+        LosscraftError, match=r"unknown config key 'temprature' \(did you mean 'temperature'\?\)"
+    ):
+        losscraft.build({"name": "multitask", "tasks": {"a": "mse"}, "method": "dwa", "temprature": 1.0})
+    with pytest.raises(LosscraftError, match=r"missing the required key 'tasks'"):
+        losscraft.build({"name": "multitask", "method": "dwa"})

@@ -27,18 +27,18 @@ def test_inverse_frequency_is_proportional_to_sklearn_balanced() -> None:
 
 def test_inverse_sqrt_and_effective_number_closed_forms() -> None:
     counts = [50.0, 30.0, 15.0, 5.0]
-    w = class_weights(counts, method="inverse_sqrt_frequency").double()
+    w = class_weights(counts=counts, method="inverse_sqrt_frequency").double()
     ref = np.array([1 / math.sqrt(n) for n in counts])
     np.testing.assert_allclose(w.numpy(), 4 * ref / ref.sum(), rtol=1e-6)
     for beta in (0.9, 0.99, 0.999):
-        w = class_weights(counts, method="effective_number", beta=beta).double()
+        w = class_weights(counts=counts, method="effective_number", beta=beta).double()
         ref = np.array([(1 - beta) / (1 - beta**n) for n in counts])  # Cui et al., eq. (4)
         np.testing.assert_allclose(w.numpy(), 4 * ref / ref.sum(), rtol=1e-6)
     # beta = 0: no re-weighting; beta -> 1: inverse frequency
-    assert torch.allclose(class_weights(counts, method="effective_number", beta=0.0), torch.ones(4))
+    assert torch.allclose(class_weights(counts=counts, method="effective_number", beta=0.0), torch.ones(4))
     np.testing.assert_allclose(
-        class_weights(counts, method="effective_number", beta=1 - 1e-9).numpy(),
-        class_weights(counts).numpy(),
+        class_weights(counts=counts, method="effective_number", beta=1 - 1e-9).numpy(),
+        class_weights(counts=counts).numpy(),
         rtol=1e-4,
     )
 
@@ -58,11 +58,11 @@ def test_class_weights_errors() -> None:
     with pytest.raises(LosscraftError, match=r"'beta' must be a float in \[0, 1\), got 1.0"):
         class_weights(LABELS, method="effective_number", beta=1.0)
     with pytest.raises(LosscraftError, match="class counts must be finite and >= 0"):
-        class_weights([3.0, -1.0])
+        class_weights(counts=[3.0, -1.0])
     with pytest.raises(LosscraftError, match=r"label 5 is outside \[0, 2\]"):
         class_weights(torch.tensor([0, 5]), num_classes=3)
     with pytest.raises(LosscraftError, match="every class count is 0"):
-        class_weights([0.0, 0.0])
+        class_weights(counts=[0.0, 0.0])
 
 
 def test_class_weights_feed_cross_entropy() -> None:
@@ -193,3 +193,131 @@ def test_gradcheck_error_weighted_and_weighted_ce() -> None:
     s = torch.rand(5, generator=g, dtype=torch.float64)
     m2 = Weighted(losscraft.CrossEntropyLoss(weight=torch.tensor([1.0, 2.0, 0.5])), normalize="count")
     assert torch.autograd.gradcheck(lambda z: m2(z, t, weight=s), (logits,))
+
+
+def test_weighted_class_weighted_ce_divides_by_the_class_weights() -> None:
+    g = torch.Generator().manual_seed(21)
+    x = torch.randn(200, 5, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 5, (200,), generator=g)
+    t[::7] = -100
+    cw = torch.tensor([0.05, 0.2, 1.0, 4.0, 8.0], dtype=torch.float64)
+    ce = losscraft.CrossEntropyLoss(weight=cw)
+    ref = torch.nn.functional.cross_entropy(x, t, weight=cw)  # torch: sum(cw_y l) / sum(cw_y)
+    torch.testing.assert_close(Weighted(ce)(x, t), ref)
+    torch.testing.assert_close(Weighted(ce)(x, t, weight=torch.ones(200, dtype=torch.float64)), ref)
+    # with sample weights s: sum(s cw_y l) / sum(s cw_y) over kept positions (float64 closed form)
+    s = torch.rand(200, generator=g, dtype=torch.float64)
+    kept = t != -100
+    nll = -torch.log_softmax(x, 1)[torch.arange(200), t.clamp_min(0)]
+    cwy = cw[t.clamp_min(0)] * kept
+    torch.testing.assert_close(Weighted(ce)(x, t, weight=s), (s * cwy * nll).sum() / (s * cwy).sum())
+    torch.testing.assert_close(
+        Weighted(ce, normalize="count")(x, t, weight=s), (s * cwy * nll).sum() / kept.sum()
+    )
+
+
+def test_weighted_dice_with_a_whole_ignored_sample_and_supcon_lone_anchor() -> None:
+    g = torch.Generator().manual_seed(22)
+    x = torch.randn(3, 4, 5, 5, generator=g, dtype=torch.float64)
+    t = torch.randint(0, 4, (3, 5, 5), generator=g)
+    t[0] = 255  # the first image is entirely ignored
+    dice = losscraft.DiceLoss(mode="multiclass", ignore_index=255)
+    # the unreduced (N, C) values of the two kept images, and their plain mean
+    per = LF.dice_loss(x, t, mode="multiclass", ignore_index=255, reduction="none")
+    torch.testing.assert_close(dice(x, t), per[1:].mean())
+    torch.testing.assert_close(Weighted(dice)(x, t), per[1:].mean())
+    emb = torch.randn(6, 8, generator=g, dtype=torch.float64)
+    labels = torch.tensor([0, 0, 1, 1, 2, 3])  # anchors 4 and 5 have no positive
+    sup = losscraft.SupConLoss()
+    per = LF.supcon_loss(emb, labels, reduction="none")
+    torch.testing.assert_close(sup(emb, labels), per[:4].mean())
+    torch.testing.assert_close(Weighted(sup)(emb, labels), per[:4].mean())
+
+
+def test_weighted_rejects_negative_and_non_finite_weights() -> None:
+    x, y, _ = _reg(6)
+    for bad in (-1.0, float("nan"), float("inf")):
+        w = torch.ones(8, 1, dtype=torch.float64)
+        w[3] = bad
+        with pytest.raises(LosscraftError, match=r"Weighted: 'weight' must contain finite weights >= 0"):
+            Weighted("mse")(x, y, weight=w)
+        with pytest.raises(LosscraftError, match=r"Weighted: 'weight' must contain finite weights >= 0"):
+            Weighted("cross_entropy")(x, torch.zeros(8, dtype=torch.long), weight=w[:, 0])
+    # a negative *term* weight of a combination stays legitimate (e.g. an entropy bonus)
+    combo = 0.5 * losscraft.MSELoss() + (-0.1) * losscraft.MAELoss()
+    torch.testing.assert_close(combo(x, y), 0.5 * ((x - y) ** 2).mean() - 0.1 * (x - y).abs().mean())
+
+
+def test_error_weighted_config_and_weight_checks() -> None:
+    with pytest.raises(
+        LosscraftError, match=r"unknown parameter 'sclae' for weight 'cauchy'; valid: 'scale'"
+    ):
+        ErrorWeighted("mse", "cauchy", sclae=2.0)
+    with pytest.raises(
+        LosscraftError,
+        match=r"ErrorWeighted.from_config: unknown config key 'sclae' \(did you mean 'scale'\?\)",
+    ):
+        losscraft.build({"name": "error_weighted", "loss": "mse", "fn": "cauchy", "sclae": 2.0})
+    with pytest.raises(
+        LosscraftError, match=r"Weighted.from_config: config is missing the required key 'loss'"
+    ):
+        losscraft.build({"name": "weighted", "normalize": "count"})
+    with pytest.raises(
+        LosscraftError,
+        match=r"Weighted.from_config: unknown config key 'normalise' \(did you mean 'normalize'\?\)",
+    ):
+        losscraft.build({"name": "weighted", "loss": "mse", "normalise": "count"})
+    x, y, _ = _reg(7)
+    with pytest.raises(
+        LosscraftError, match=r"ErrorWeighted: 'fn\(error\)' must contain finite weights >= 0"
+    ):
+        ErrorWeighted("mse", lambda r: r)(x, y)  # a weight function that goes negative
+    with pytest.raises(LosscraftError, match=r"'detach' must be True or False, got 'no'"):
+        ErrorWeighted("mse", "cauchy", detach="no")  # type: ignore[arg-type]
+
+
+def test_error_weighted_residual_uses_the_target_by_name() -> None:
+    """gaussian_nll is (input, target, var): the residual is input - target, not input - var."""
+    g = torch.Generator().manual_seed(23)
+    mu, y = (
+        torch.randn(6, 2, generator=g, dtype=torch.float64),
+        torch.randn(6, 2, generator=g, dtype=torch.float64),
+    )
+    var = torch.rand(6, 2, generator=g, dtype=torch.float64) + 0.2
+    nll = 0.5 * (torch.log(var) + (mu - y) ** 2 / var)
+    w = 1.0 / (1.0 + (mu - y) ** 2)  # cauchy, scale 1
+    torch.testing.assert_close(
+        ErrorWeighted("gaussian_nll", "cauchy")(mu, y, var), (w * nll).sum() / nll.numel()
+    )
+
+
+def test_class_weights_labels_or_counts_explicitly() -> None:
+    y = [0, 0, 0, 1]
+    ref = compute_class_weight("balanced", classes=np.arange(2), y=np.array(y))  # n / (C n_c)
+    w = class_weights(labels=y, normalize=False).double().numpy()
+    np.testing.assert_allclose(w * len(y) / 2, ref, rtol=1e-6)
+    np.testing.assert_allclose(class_weights(labels=y).numpy(), [0.5, 1.5], rtol=1e-6)
+    np.testing.assert_allclose(class_weights(torch.tensor(y)).numpy(), [0.5, 1.5], rtol=1e-6)
+    # the same numbers as counts: classes 0-2 empty, one sample of class 3
+    np.testing.assert_allclose(class_weights(counts=y).numpy(), [0.0, 0.0, 0.0, 1.0])
+    with pytest.raises(
+        LosscraftError, match=r"a positional argument must be an integer tensor of labels, got a list"
+    ):
+        class_weights(y)  # type: ignore[arg-type]
+    with pytest.raises(LosscraftError, match=r"got a torch.float32 tensor; say what it holds"):
+        class_weights(torch.tensor([900.0, 100.0]))
+    with pytest.raises(LosscraftError, match="pass exactly one of labels=... .* or counts=..."):
+        class_weights(labels=y, counts=[3, 1])
+    with pytest.raises(LosscraftError, match=r"'counts' has 2 entries but num_classes=3"):
+        class_weights(counts=[3, 1], num_classes=3)
+    with pytest.raises(LosscraftError, match=r"'num_classes' must be an int >= 1 or None, got 0"):
+        class_weights(labels=y, num_classes=0)
+    with pytest.raises(LosscraftError, match=r"'labels' must hold integer class indices, got 0.5"):
+        class_weights(labels=[0.5, 1.0])
+    with pytest.raises(LosscraftError, match=r"'counts' must be 1-D"):
+        class_weights(counts=[[1, 2]])
+    # labels with num_classes: absent classes get weight 0; sklearn on the present ones
+    w = class_weights(labels=torch.tensor([0, 2, 2, 2, -100]), num_classes=4, normalize=False).double()
+    torch.testing.assert_close(w, torch.tensor([1.0, 0.0, 1 / 3, 0.0], dtype=torch.float64))
+    with pytest.raises(LosscraftError, match="the weights overflow"):
+        class_weights(counts=[1e-320, 1.0])

@@ -7,8 +7,9 @@ Convention differences from torch, asserted below:
 * ``cross_entropy`` with every target ignored (or an empty batch) gives 0 with zero gradients;
   torch gives NaN.
 * ``bce`` at probabilities exactly 0 or 1: same values as torch (log clamped at -100), but the
-  gradient is the derivative of that clamped value (the saturated term contributes 0); torch's
-  kernel returns about (p - y) * 1e12 there.
+  probability is clamped with a straight-through gradient (at e^-100 in float64, at the
+  smallest probability with a finite reciprocal in lower precision); torch's kernel returns
+  about (p - y) * 1e12 there.
 * ``bce_with_logits`` label smoothing (torch has none) follows Keras: y' = y (1 - eps) + eps / 2.
 * ``focal`` with ``gamma=0`` equals cross-entropy (``alpha`` acting as the class weight); MONAI
   and kornia average over classes as well, so their gamma=0 value is CE / C.
@@ -117,10 +118,11 @@ def test_bce_at_exact_zero_and_one() -> None:
     # values: identical to torch (log clamped at -100)
     torch.testing.assert_close(v, F.binary_cross_entropy(p, t, reduction="none"), **TIGHT)
     torch.testing.assert_close(v, torch.tensor([100.0, 0.0, 100.0, 0.0, 30.0, 70.0], dtype=D), **TIGHT)
-    # gradient: derivative of the clamped value; the saturated log contributes 0.
-    # p = 0: d/dp [-(1 - y) log(1 - p)] = (1 - y); p = 1: d/dp [-y log p] = -y.
-    expected = torch.tensor([0.0, 1.0, 0.0, -1.0, 0.7, -0.3], dtype=D)
-    torch.testing.assert_close(gp, expected, **TIGHT)
+    # gradient: -y / max(p, e^-100) + (1 - y) / max(1 - p, e^-100), the derivative at the clamp:
+    # a saturated log still pulls back (finite, non-zero, the right sign)
+    big = math.exp(100.0)
+    expected = torch.tensor([-big, 1.0, big, -1.0, -0.3 * big + 0.7, -0.3 + 0.7 * big], dtype=D)
+    torch.testing.assert_close(gp, expected, rtol=1e-12, atol=0.0)
     # DIFFERENCE: torch's kernel gives ~ (p - y) * 1e12 at the boundary.
     x = p.clone().requires_grad_(True)
     F.binary_cross_entropy(x, t, reduction="sum").backward()
@@ -135,6 +137,48 @@ def test_bce_boundary_finite_in_low_precision(dtype: torch.dtype) -> None:
     assert out.dtype == torch.float32 and out.item() == pytest.approx(200.0)
     out.backward()
     assert torch.isfinite(p.grad).all()
+
+
+@pytest.mark.parametrize(
+    ("dtype", "floor"),
+    [
+        (torch.float32, torch.finfo(torch.float32).tiny),
+        (torch.bfloat16, torch.finfo(torch.float32).tiny),
+        (torch.float16, 1.001 / 65504.0),
+    ],
+)
+def test_bce_saturated_probability_still_pulls_back(dtype: torch.dtype, floor: float) -> None:
+    """p = 0 with y = 1 (and p = 1 with y = 0): loss 100, gradient -1/floor (+1/floor), finite.
+
+    1e-40 is subnormal in float32 and bfloat16 (0 in float16): its exact gradient -1e40 overflows.
+    """
+    p = torch.tensor([0.0, 1.0, 0.25, 1e-40], dtype=dtype, requires_grad=True)
+    t = torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=dtype)
+    out = bce_loss(p, t, reduction="none")
+    tiny = float(p[3].detach())
+    assert out[:2].tolist() == [100.0, 100.0]
+    assert out[3].item() == pytest.approx(-max(math.log(tiny), -100.0) if tiny > 0 else 100.0, rel=1e-6)
+    out.sum().backward()
+    expected = torch.tensor([-1.0 / floor, 1.0 / floor, -4.0, -1.0 / floor], dtype=torch.float64)
+    assert torch.isfinite(p.grad).all() and p.grad.dtype == dtype
+    torch.testing.assert_close(
+        p.grad.double(), expected, rtol=1e-2 if dtype != torch.float32 else 1e-6, atol=0
+    )
+    # one gradient step moves the saturated probabilities back into (0, 1)
+    assert p.grad[0] < 0 < p.grad[1]
+
+
+def test_bce_gradient_exact_down_to_the_floor() -> None:
+    """Between e^-100 and the dtype's floor the value is exact and so is the gradient (float64)."""
+    p = torch.tensor([1e-40, 1e-20, 1.0 - 1e-15], dtype=D, requires_grad=True)
+    t = torch.tensor([1.0, 0.5, 0.0], dtype=D)
+    v = bce_loss(p, t, reduction="none")
+    pv, tv = p.tolist(), t.tolist()
+    ref = [-(ti * math.log(pi) + (1 - ti) * math.log1p(-pi)) for pi, ti in zip(pv, tv, strict=True)]
+    torch.testing.assert_close(v.detach(), torch.tensor(ref, dtype=D), rtol=1e-12, atol=0.0)
+    v.sum().backward()
+    gref = [-ti / pi + (1 - ti) / (1 - pi) for pi, ti in zip(pv, tv, strict=True)]
+    torch.testing.assert_close(p.grad, torch.tensor(gref, dtype=D), rtol=1e-12, atol=0.0)
 
 
 def test_bce_gradcheck() -> None:
@@ -283,7 +327,8 @@ def test_bce_with_logits_errors() -> None:
     ):
         bce_with_logits_loss(x, t, pos_weight=torch.ones(2))
     with pytest.raises(
-        LosscraftError, match=r"'pos_weight' must be a 1-D float tensor of finite values >= 0 or None"
+        LosscraftError,
+        match=r"'pos_weight' must be a 1-D float tensor \(or list\) of finite values >= 0 or None",
     ):
         bce_with_logits_loss(x, t, pos_weight=torch.tensor([1.0, -1.0, 1.0]))
     with pytest.raises(
@@ -497,7 +542,8 @@ def test_cross_entropy_errors() -> None:
     ):
         cross_entropy_loss(x, torch.zeros(3, dtype=torch.long), weight=torch.ones(3))
     with pytest.raises(
-        LosscraftError, match=r"cross_entropy_loss: 'weight' must be a 1-D float tensor of finite values >= 0"
+        LosscraftError,
+        match=r"cross_entropy_loss: 'weight' must be a 1-D float tensor \(or list\) of finite values >= 0",
     ):
         cross_entropy_loss(x, torch.zeros(3, dtype=torch.long), weight=torch.tensor([1.0, -1.0, 1.0, 1.0]))
     with pytest.raises(
@@ -818,7 +864,7 @@ def test_focal_errors_and_module() -> None:
         focal_loss(x, t, alpha=torch.ones(2))
     with pytest.raises(
         LosscraftError,
-        match=r"focal_loss: 'alpha' must be a 1-D float tensor of finite values >= 0 or None, "
+        match=r"focal_loss: 'alpha' must be a 1-D float tensor \(or list\) of finite values >= 0 or None, "
         r"got a torch.float32 tensor of shape \(2, 2\)",
     ):
         focal_loss(x, t, alpha=torch.ones(2, 2))

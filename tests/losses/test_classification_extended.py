@@ -754,13 +754,13 @@ def test_hyperparameter_errors() -> None:
         (
             logit_adjusted_loss,
             {"priors": torch.tensor([0.5, 0.5, 0.0, 0.0])},
-            r"'priors' must be a 1-D float tensor of finite values > 0 or None",
+            r"'priors' must be a 1-D float tensor \(or list\) of finite values > 0 or None",
         ),
         (logit_adjusted_loss, {"tau": -0.5}, r"'tau' must be a float in \[0, inf\), got -0.5"),
         (
             balanced_softmax_loss,
             {"class_counts": torch.tensor([3.0, -1.0, 2.0, 1.0])},
-            r"'class_counts' must be a 1-D float tensor of finite values > 0",
+            r"'class_counts' must be a 1-D float tensor \(or list\) of finite values > 0",
         ),
         (
             balanced_softmax_loss,
@@ -777,7 +777,7 @@ def test_hyperparameter_errors() -> None:
         (
             ldam_loss,
             {"class_counts": torch.tensor([10.0, 0.0, 3.0, 1.0])},
-            r"'class_counts' must be a 1-D float tensor of finite values > 0",
+            r"'class_counts' must be a 1-D float tensor \(or list\) of finite values > 0",
         ),
         (ldam_loss, {"class_counts": torch.ones(2)}, r"'class_counts' must have shape \(4,\)"),
         (ldam_loss, {"weight": torch.ones(5)}, r"'weight' must have shape \(4,\)"),

@@ -98,8 +98,9 @@ def test_cosine_similarity_zero_vectors_finite() -> None:
     y = torch.tensor([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]], dtype=D64)
     xr, yr = x.clone().requires_grad_(True), y.clone().requires_grad_(True)
     out = cosine_similarity_loss(xr, yr, reduction="none")
-    # a zero vector (norm <= 1e-8) has cosine 0 with anything: loss 1, zero gradient
-    torch.testing.assert_close(out, torch.ones(4, dtype=D64))
+    # an exact zero vector has cosine 0 with anything: loss 1, zero gradient; a short vector
+    # (1e-9) still has a direction: aligned with y, loss 0 (and a zero gradient there too)
+    torch.testing.assert_close(out, torch.tensor([1.0, 1.0, 1.0, 0.0], dtype=D64))
     out.sum().backward()
     assert torch.isfinite(xr.grad).all() and torch.isfinite(yr.grad).all()
     assert (xr.grad == 0).all() and (yr.grad == 0).all()

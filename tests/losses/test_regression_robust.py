@@ -243,7 +243,7 @@ def test_robust_half_precision_close_to_float64(name: str, dtype: torch.dtype) -
 def test_barron_alpha_domain_and_modules() -> None:
     x, y = _pair(5)
     with pytest.raises(
-        LosscraftError, match=r"^barron_loss: 'alpha' must be a float in \(-inf, inf\), got inf$"
+        LosscraftError, match=r"^barron_loss: 'alpha' must be a float in \[-inf, inf\), got inf$"
     ):
         barron_loss(x, y, alpha=math.inf)
     with pytest.raises(LosscraftError, match=r"^barron_loss: 'alpha' must be a float .* got nan$"):

@@ -53,7 +53,8 @@ def ref_unreduced(kind, input, target, *, mode, smooth, ignore_index=None, aggre
         g = torch.where(valid, g, 0.0)
         v = valid.double()
     dims = (0, 2) if aggregate == "batch" else (2,)
-    inter = (p * g * v).sum(dims)
+    # min(p, g): the soft-target intersection (Wang & Blaschko 2023); p * g on {0, 1} targets
+    inter = (torch.minimum(p, g) * v).sum(dims)
     psum = (p * v).sum(dims)
     gsum = (g * v).sum(dims)
     count = v.sum(dims)

@@ -88,9 +88,11 @@ def ref_counts(x, t, *, mode, ignore_index=None, aggregate="sample"):
         g = torch.where(valid, g, 0.0)
         v = valid.double()
     dims = (0, 2) if aggregate == "batch" else (2,)
-    tp = (p * g * v).sum(dims)
-    fp = (p * (1 - g) * v).sum(dims)
-    fn = ((1 - p) * g * v).sum(dims)
+    # Soft-target counts (Wang & Blaschko 2023): min(p, g), (p - g)_+, (g - p)_+; on {0, 1}
+    # targets these are Salehi et al.'s p g, p (1 - g), (1 - p) g.
+    tp = (torch.minimum(p, g) * v).sum(dims)
+    fp = ((p - g).clamp_min(0) * v).sum(dims)
+    fn = ((g - p).clamp_min(0) * v).sum(dims)
     return {
         "tp": tp,
         "fp": fp,
@@ -469,7 +471,7 @@ def test_generalized_dice_weights_are_constants():
     p = torch.sigmoid(x).flatten(2)
     tg = tc.flatten(2)
     w = 1.0 / tg.detach().sum(-1) ** 2
-    num = 2 * (w * (p * tg).sum(-1)).sum(-1) + 1e-5
+    num = 2 * (w * torch.minimum(p, tg).sum(-1)).sum(-1) + 1e-5  # the soft-target intersection
     den = (w * (p.sum(-1) + tg.sum(-1))).sum(-1) + 1e-5
     (g_ref,) = torch.autograd.grad((1 - num / den).sum(), tc)
     torch.testing.assert_close(g, g_ref)

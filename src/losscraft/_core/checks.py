@@ -4,39 +4,53 @@ Every check raises :class:`LosscraftError` with a message that names the functio
 argument, what was given and what was expected.
 
 Checks that need the *values* of a tensor (class-index range, probability range, ``±1``
-targets) read data back to Python; they are skipped while ``torch.compile`` traces a graph so
-that losses stay ``fullgraph``-compatible (compile the loss after validating once eagerly).
+targets) read data back to Python; they run only where those values are concrete
+(:func:`values_are_concrete`): they are skipped while ``torch.compile`` traces a graph, so that
+losses stay ``fullgraph``-compatible (compile the loss after validating once eagerly), and for
+tensors batched by ``torch.func.vmap``, where one call stands for a whole batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, Union
 
 import torch
 from torch import Tensor
 
 from .errors import LosscraftError
-from .spec import LossSpec
+from .spec import LossSpec, TensorDomain
 
 __all__ = [
     "REDUCTIONS",
+    "FloatVector",
+    "as_tensor_param",
     "check_class_index",
     "check_class_weight",
+    "check_distribution",
     "check_finite_range",
     "check_floating",
+    "check_nonnegative",
     "check_params",
     "check_same_shape",
+    "check_softmax_classes",
     "check_tensor",
     "check_values_in",
     "compute_dtype",
+    "fmt_got",
     "fmt_shape",
+    "functorch_active",
     "is_compiling",
     "prepare_real_pair",
     "to_compute",
+    "value_error",
+    "values_are_concrete",
 ]
 
 REDUCTIONS = ("mean", "sum", "none")
+FloatVector = Union[Tensor, Sequence[float]]  # noqa: UP007 - a runtime alias on Python 3.10
+"""A tensor hyperparameter (class weights, ``pos_weight``): a 1-D tensor or a list of numbers."""
 _FLOATING = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 _HALF = (torch.float16, torch.bfloat16)
 
@@ -47,6 +61,41 @@ def is_compiling() -> bool:
     if compiler is not None and hasattr(compiler, "is_compiling"):
         return bool(compiler.is_compiling())
     return False  # pragma: no cover - torch < 2.3
+
+
+def functorch_active() -> bool:
+    """True while a ``torch.func`` transform (``vmap``, ``grad``, ``jacrev``, ``jvp``, ...) runs."""
+    active = getattr(torch._C, "_are_functorch_transforms_active", None)
+    return bool(active()) if active is not None else False
+
+
+def values_are_concrete(x: Tensor) -> bool:
+    """Whether the values of ``x`` can be read back to the host (value checks run only then).
+
+    False while ``torch.compile`` traces (the values are symbolic) and for a tensor batched by
+    ``torch.func.vmap`` at any level (one Python call stands for a whole batch). Tensors seen
+    by ``grad``/``jacrev``/``jvp`` alone, or not transformed (a captured target), are concrete.
+    """
+    if is_compiling():
+        return False
+    if not functorch_active():
+        return True
+    ft = getattr(torch._C, "_functorch", None)
+    needed = ("is_functorch_wrapped_tensor", "is_batchedtensor", "is_gradtrackingtensor", "get_unwrapped")
+    if ft is None or not all(hasattr(ft, name) for name in needed):  # pragma: no cover - old torch
+        return False
+    while ft.is_functorch_wrapped_tensor(x):
+        # Peel the wrappers from the innermost transform outwards: any vmap level (or a
+        # wrapper kind not known to hold concrete values) makes the values non-concrete.
+        if ft.is_batchedtensor(x) or not (ft.is_gradtrackingtensor(x) or _is_functional(ft, x)):
+            return False
+        x = ft.get_unwrapped(x)
+    return True
+
+
+def _is_functional(ft: Any, x: Tensor) -> bool:
+    check = getattr(ft, "is_functionaltensor", None)
+    return bool(check(x)) if check is not None else False
 
 
 def fmt_shape(t: Tensor | torch.Size | tuple[int, ...]) -> str:
@@ -63,10 +112,91 @@ def check_params(spec: LossSpec, values: dict[str, Any]) -> None:
         if not isinstance(reduction, str) or reduction not in REDUCTIONS:
             raise LosscraftError(f"{fn}: 'reduction' must be one of 'mean', 'sum', 'none', got {reduction!r}")
     for p in spec.params:
-        if p.name in values and not p.domain.contains(values[p.name]):
-            raise LosscraftError(
-                f"{fn}: '{p.name}' must be {p.domain.describe()}, got {_short(values[p.name])}"
-            )
+        if p.name not in values or p.domain.contains(value := values[p.name]):
+            continue
+        got = f"got {_short(value)}"
+        if isinstance(p.domain, TensorDomain) and value is not None and p.domain.structure_ok(value):
+            got = p.domain.value_error(value) or got  # bad values: name the first one
+        raise LosscraftError(f"{fn}: '{p.name}' must be {p.domain.describe()}, {got}")
+
+
+def as_tensor_param(value: FloatVector | None, like: Any = None) -> Tensor | None:
+    """A list or tuple of numbers given for a tensor hyperparameter, as a tensor.
+
+    The one conversion shared by the functions and the Modules (class weights, ``pos_weight``,
+    class counts, priors): on ``like``'s device in the compute dtype (float32 for a half or
+    missing ``like``, as a Module buffer). Anything else is returned unchanged, to be validated
+    (and rejected with a message) by :func:`check_params`.
+    """
+    if not isinstance(value, (list, tuple)) or not value:
+        return value  # type: ignore[return-value]  # not a sequence: check_params judges it
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return value  # type: ignore[return-value]  # rejected by check_params, with a message
+    if isinstance(like, Tensor):
+        return torch.tensor(value, dtype=compute_dtype(like), device=like.device)
+    return torch.tensor(value, dtype=torch.float32)
+
+
+def value_error(x: Tensor | Sequence[float], *, low: float = 0.0, strict: bool = False) -> str | None:
+    """``None`` if every value of ``x`` is finite and ``>= low`` (``> low`` if ``strict``).
+
+    Else ``"got <first bad value> (<observed range / NaN count>)"`` for an error message. One
+    ``aminmax`` pass and one host sync for a valid tensor (NaN propagates through ``aminmax``
+    and fails both comparisons); skipped where the values are not concrete
+    (:func:`values_are_concrete`: ``torch.compile`` tracing, ``vmap``).
+    """
+    if isinstance(x, Tensor):
+        if x.numel() == 0 or not values_are_concrete(x):
+            return None
+        xd = x.detach()
+        # One host transfer for both ends (NaN fails every comparison below).
+        lo, hi = torch.stack(torch.aminmax(xd)).tolist()
+        if (lo > low if strict else lo >= low) and hi < math.inf:
+            return None
+        bad = ~torch.isfinite(xd) | ((xd <= low) if strict else (xd < low))
+        return fmt_got(xd, xd[bad].flatten()[0].item())
+    vals = [float(v) for v in x]
+    for v in vals:
+        if not (math.isfinite(v) and (v > low if strict else v >= low)):
+            return fmt_got(torch.tensor(vals, dtype=torch.float64), v)
+    return None
+
+
+def check_nonnegative(
+    fn: str, name: str, x: Tensor | Sequence[float] | None, *, positive: bool = False, what: str = "weights"
+) -> None:
+    """Weights (sample or class weights, counts) are finite and ``>= 0`` (``> 0`` if ``positive``).
+
+    E.g. ``mse_loss: 'weight' must contain finite weights >= 0, got -1 (observed range [-1, 2])``.
+    One ``aminmax`` pass over a tensor (see :func:`value_error`); nothing to do for ``None``.
+    """
+    if x is None:
+        return
+    err = value_error(x, low=0.0, strict=positive)
+    if err is not None:
+        raise LosscraftError(
+            f"{fn}: '{name}' must contain finite {what} {'>' if positive else '>='} 0, {err}"
+        )
+
+
+def fmt_got(x: Tensor, first: float) -> str:
+    """``got -1 (observed range [-1, 2])`` for a range message: ``first`` is the offending value.
+
+    NaN values are counted and the range is that of the others (``got nan (4 of 4 values are
+    NaN)``), never a range made up by the NaN values.
+    """
+    n = x.numel()
+    nan = torch.isnan(x) if x.is_floating_point() else None
+    n_nan = int(nan.sum().item()) if nan is not None else 0
+    parts = []
+    if n_nan:
+        parts.append(f"{n_nan} of {n} values are NaN")
+    if n_nan < n:
+        rest = x[~nan] if nan is not None and n_nan else x
+        lo, hi = torch.aminmax(rest if rest.is_floating_point() else rest.double())
+        others = "observed range of the other values" if n_nan else "observed range"
+        parts.append(f"{others} [{lo.item():g}, {hi.item():g}]")
+    return f"got {first:g} ({'; '.join(parts)})"
 
 
 def _short(value: Any) -> str:
@@ -110,26 +240,57 @@ def check_finite_range(fn: str, name: str, x: Tensor, low: float, high: float, w
     NaN propagates through ``aminmax`` and fails the comparison, so every bad tensor reaches
     the detailed check, which finds the first offending value for the message.
     """
-    if is_compiling() or x.numel() == 0:
+    if x.numel() == 0 or not values_are_concrete(x):
         return
     xd = x.detach()
     if xd.dtype != torch.bool and not xd.is_complex():
-        lo, hi = torch.aminmax(xd)
-        if bool(lo >= low) and bool(hi <= high):
+        lo, hi = torch.stack(torch.aminmax(xd)).tolist()  # one host transfer for both ends
+        if lo >= low and hi <= high:
             return
     bad = (xd < low) | (xd > high) | torch.isnan(xd)
     if bool(bad.any()):
-        first = xd[bad].flatten()[0].item()
-        lo, hi = torch.aminmax(torch.nan_to_num(xd.float(), nan=float("inf")))
-        raise LosscraftError(
-            f"{fn}: '{name}' must contain {what} in [{low:g}, {high:g}], got {first:g} "
-            f"(observed range [{lo.item():g}, {hi.item():g}])"
-        )
+        # The message counts NaN values and gives the range of the others.
+        got = fmt_got(xd, xd[bad].flatten()[0].item())
+        raise LosscraftError(f"{fn}: '{name}' must contain {what} in [{low:g}, {high:g}], {got}")
+
+
+def check_distribution(fn: str, name: str, x: Tensor, dim: int, *, log: bool = False) -> None:
+    """``x`` holds probability distributions along ``dim`` (log-probabilities with ``log=True``).
+
+    Values in [0, 1] ([-inf, 0] with ``log``; NaN is out of range), and every row (a slice
+    along ``dim``) carries probability mass: a row whose largest probability is below the
+    dtype's epsilon (all zeros, all ``-inf``: no distribution at all) raises, where a
+    divergence would silently be 0 or a constant with zero gradient. Rows are not required to
+    sum to exactly 1 (nor renormalised).
+
+    One pass (a per-row ``aminmax``, which also gives the range) and one host sync for a valid
+    tensor; skipped where the values are not concrete (:func:`values_are_concrete`).
+    """
+    if x.numel() == 0 or not values_are_concrete(x):
+        return
+    xd = x.detach()
+    low, high, what = (-math.inf, 0.0, "log-probabilities") if log else (0.0, 1.0, "probabilities")
+    eps = torch.finfo(xd.dtype).eps
+    threshold = math.log(eps) if log else eps
+    mins, maxs = torch.aminmax(xd, dim=dim)  # per row: the range and the row check in one pass
+    lo, hi, least = torch.stack([mins.amin(), maxs.amax(), maxs.amin()]).tolist()
+    if not (lo >= low and hi <= high):  # NaN fails too
+        check_finite_range(fn, name, x, low, high, what)  # the detailed message
+    if least >= threshold:
+        return
+    row = tuple(int(i) for i in torch.nonzero(maxs < threshold)[0].tolist())
+    bad = xd.movedim(dim, -1)[row]
+    total = float(bad.double().exp().sum() if log else bad.double().sum())
+    where = f" at index {row[0] if len(row) == 1 else row}" if row else ""
+    raise LosscraftError(
+        f"{fn}: '{name}' must hold a probability distribution along dim {dim} (each row should "
+        f"sum to 1), got a row{where} whose probabilities sum to {total:g}"
+    )
 
 
 def check_values_in(fn: str, name: str, x: Tensor, allowed: Iterable[float], what: str) -> None:
     """Every value of ``x`` is one of ``allowed``."""
-    if is_compiling() or x.numel() == 0:
+    if x.numel() == 0 or not values_are_concrete(x):
         return
     xd = x.detach()
     ok = torch.zeros_like(xd, dtype=torch.bool)
@@ -149,11 +310,12 @@ def check_class_index(
         raise LosscraftError(
             f"{fn}: '{name}' must be an integer tensor of class indices (torch.long), got {target.dtype}"
         )
-    if is_compiling() or target.numel() == 0:
+    if target.numel() == 0 or not values_are_concrete(target):
         return
     t = target.detach()
-    lo, hi = torch.aminmax(t)  # fast path: one pass when every index is a class (no ignored)
-    if bool(lo >= 0) and bool(hi < num_classes):
+    # Fast path: one pass and one host transfer when every index is a class (none ignored).
+    lo, hi = torch.stack(torch.aminmax(t)).tolist()
+    if lo >= 0 and hi < num_classes:
         return
     bad = (t < 0) | (t >= num_classes)
     if ignore_index is not None:
@@ -205,3 +367,19 @@ def prepare_real_pair(
     check_same_shape(fn, input, target, names)
     dt = compute_dtype(input, target)
     return to_compute(input, dt), to_compute(target, dt)
+
+
+def check_softmax_classes(
+    fn: str, input: Tensor, suggestion: str, what: str = "a softmax over the classes"
+) -> None:
+    """A softmax over dim 1 needs ``C >= 2`` classes; ``suggestion`` names the one-channel form.
+
+    Why: with one class the softmax is 1 everywhere, so a softmax loss is exactly 0 with zero
+    gradient whatever the logits (a silent no-op, not an error, in torch).
+    """
+    if input.dim() >= 2 and input.shape[1] < 2:
+        raise LosscraftError(
+            f"{fn}: 'input' must have C >= 2 classes on dim 1 for {what} (with C = 1 the softmax "
+            f"is 1 everywhere: the loss would be 0 with zero gradient), got {fmt_shape(input)}; "
+            f"{suggestion}"
+        )

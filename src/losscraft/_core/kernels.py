@@ -33,8 +33,10 @@ between them is serialised.
 Scope and fall-backs (the callers keep the composed implementation and use it when):
 
 * the device is not the CPU (the chunking and threading are tuned for CPU caches and untested
-  elsewhere), ``torch.compile`` is tracing, or a functorch transform (``vmap``, ``grad``) is
-  active: composed ops trace and vmap, this ``autograd.Function`` does not;
+  elsewhere), ``torch.compile`` is tracing, a ``torch.func`` transform (``vmap``, ``grad``,
+  ``jvp``) is active, or a forward-mode AD level (``torch.autograd.forward_ad``) is open:
+  composed ops trace, vmap and carry tangents; this ``autograd.Function`` does not (a dual
+  input would lose its tangent silently, see :func:`autograd_functions_unsupported`);
 * a tensor other than the input requires a gradient (soft targets being learned, learned
   weights or ``pos_weight``): the lean kernels differentiate the input only;
 * ``lean_kernels(False)`` is in effect (tests and benchmarks).
@@ -70,12 +72,13 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from .checks import compute_dtype, is_compiling
+from .checks import compute_dtype, functorch_active, is_compiling
 
 __all__ = [
     "DEFAULT_CHUNK",
     "ChunkKernel",
     "Workspace",
+    "autograd_functions_unsupported",
     "binary_logit_base",
     "elementwise_loss",
     "lean_kernels",
@@ -122,9 +125,18 @@ def lean_kernels(enabled: bool = True, *, chunk: int | None = None) -> Iterator[
         _STATE.enabled, _STATE.chunk = old
 
 
-def _functorch_active() -> bool:
-    fn = getattr(torch._C, "_are_functorch_transforms_active", None)
-    return bool(fn()) if fn is not None else False
+def autograd_functions_unsupported() -> bool:
+    """True where the lean custom ``autograd.Function`` kernels must give way to composed ops.
+
+    That is under a ``torch.func`` transform (``vmap``, ``grad``, ``jacrev``, ``jvp``: the
+    kernels read values back to the host and define no ``setup_context``/``vmap``/``jvp``) and
+    while a forward-mode AD level is open (``torch.autograd.forward_ad.dual_level``: the kernels
+    define no ``jvp``, and a dual input that does not require grad would lose its tangent).
+    """
+    if functorch_active():
+        return True
+    # The open forward-AD level (-1: none); a private global of torch.autograd.forward_ad.
+    return getattr(torch.autograd.forward_ad, "_current_level", -1) >= 0
 
 
 def use_lean(input: Tensor, *others: Tensor | None) -> bool:
@@ -133,7 +145,7 @@ def use_lean(input: Tensor, *others: Tensor | None) -> bool:
     ``others`` are the remaining tensor arguments (target, weights, ...): if any of them needs a
     gradient the composed path is used, since the lean kernels differentiate ``input`` only.
     """
-    if not _STATE.enabled or input.device.type != "cpu" or is_compiling() or _functorch_active():
+    if not _STATE.enabled or input.device.type != "cpu" or is_compiling() or autograd_functions_unsupported():
         return False
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in others):
         return False

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor, nn
 
 from ..compose import Combinable
-from .checks import check_params
+from .checks import as_tensor_param, check_params
 from .errors import LosscraftError
 from .registry import _attach_module
 from .spec import LossSpec, TensorDomain
@@ -26,9 +25,13 @@ class LossModule(Combinable, nn.Module):
     """Base class of losscraft loss Modules.
 
     Hyperparameters are validated at construction (errors surface where the loss is built),
-    stored read-only, shown by ``repr`` and round-trip through :meth:`get_config` /
-    :meth:`from_config`. ``+`` and ``*`` build a :class:`~losscraft.compose.CombinedLoss`. Tensor hyperparameters (class weights, ``pos_weight``) are buffers,
-    so ``.to(device)`` moves them. ``forward`` calls the functional form.
+    shown by ``repr`` and round-trip through :meth:`get_config` / :meth:`from_config`. They
+    read and write as attributes, as in torch (``m.delta``, ``m.delta = 0.1``,
+    ``ce.weight = w``, ``m.reduction = "sum"``): an assignment is validated like a constructor
+    argument and takes effect at the next call (and in ``repr`` / ``get_config``). ``+`` and
+    ``*`` build a :class:`~losscraft.compose.CombinedLoss`. Tensor hyperparameters (class
+    weights, ``pos_weight``) are buffers, so ``.to(device)`` moves them. ``forward`` calls the
+    functional form.
     """
 
     spec: ClassVar[LossSpec]
@@ -59,6 +62,12 @@ class LossModule(Combinable, nn.Module):
         values = {**spec.defaults, **hparams}
         values = {k: _as_tensor_param(spec, k, v) for k, v in values.items()}
         check_params(spec, values)
+        # Lists given for tensor hyperparameters, kept for get_config (not their float32 rounding).
+        self._given = {
+            k: list(v)
+            for k, v in hparams.items()
+            if isinstance(v, (list, tuple)) and isinstance(values[k], Tensor)
+        }
         self._plain: dict[str, Any] = {}
         self._tensor_names: tuple[str, ...] = ()
         names = []
@@ -69,6 +78,46 @@ class LossModule(Combinable, nn.Module):
             else:
                 self._plain[k] = tuple(v) if isinstance(v, list) else v
         self._tensor_names = tuple(names)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # After __init__, a hyperparameter name is the hyperparameter (torch users write
+        # ce.weight = w): validate it and store it where hparams reads it, never a dead attribute.
+        if "_plain" in self.__dict__ and name in type(self).spec.defaults:
+            self._set_hparam(name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails (nn.Module's buffers/submodules come first).
+        d = self.__dict__
+        if "_plain" in d:
+            if name in d["_plain"]:
+                return d["_plain"][name]
+            if name in d.get("_tensor_names", ()):
+                return d["_buffers"][f"_hp_{name}"]
+        return super().__getattr__(name)
+
+    def _set_hparam(self, name: str, value: Any) -> None:
+        """Validate ``value`` as at construction and store it (a tensor becomes a buffer)."""
+        spec = type(self).spec
+        raw, value = value, _as_tensor_param(spec, name, value)
+        check_params(spec, {name: value})
+        given = self.__dict__.get("_given")
+        if given is not None:  # get_config shows the new value (a list as the user wrote it)
+            given.pop(name, None)
+            if isinstance(raw, (list, tuple)) and isinstance(value, Tensor):
+                given[name] = list(raw)
+        buffer = f"_hp_{name}"
+        if isinstance(value, Tensor):
+            self._plain.pop(name, None)
+            self._buffers[buffer] = value.detach().clone()
+            if name not in self._tensor_names:
+                self._tensor_names = (*self._tensor_names, name)
+        else:
+            if buffer in self._buffers:
+                del self._buffers[buffer]
+                self._tensor_names = tuple(n for n in self._tensor_names if n != name)
+            self._plain[name] = tuple(value) if isinstance(value, list) else value
 
     @property
     def hparams(self) -> dict[str, Any]:
@@ -110,6 +159,9 @@ class LossModule(Combinable, nn.Module):
         hp = self.hparams
         for p in spec.params:
             cfg[p.name] = p.domain.to_config(hp[p.name])
+            given = self._given.get(p.name)
+            if given is not None and cfg[p.name] == p.domain.to_config(as_tensor_param(given)):
+                cfg[p.name] = list(given)  # the user's numbers, while the buffer still holds them
         cfg["reduction"] = hp["reduction"]
         return cfg
 
@@ -138,9 +190,6 @@ def _as_tensor_param(spec: LossSpec, name: str, value: Any) -> Any:
         p = spec.param(name)
     except KeyError:  # pragma: no cover
         return value
-    if isinstance(p.domain, TensorDomain) and isinstance(value, (list, tuple)):
-        try:
-            return torch.as_tensor(value, dtype=torch.float32)
-        except (TypeError, ValueError):
-            return value
+    if isinstance(p.domain, TensorDomain):
+        return as_tensor_param(value)  # the functions' conversion (float32 buffer)
     return value

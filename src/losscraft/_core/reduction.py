@@ -14,24 +14,65 @@ Semantics (documented in ``docs/conventions.md``):
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import torch
 from torch import Tensor
 
-from .checks import fmt_shape
+from .checks import check_nonnegative, fmt_shape, is_compiling
 from .errors import LosscraftError
 
-__all__ = ["Reduction", "check_weight", "reduce"]
+__all__ = ["Reduction", "check_weight", "record_unreduced", "reduce"]
 
 Reduction = Literal["mean", "sum", "none"]
 
+# One list per thread (nn.DataParallel runs replicas in threads) while record_unreduced() is active.
+_RECORDS = threading.local()
+
+UnreducedRecord = tuple[Tensor, Tensor | None, Tensor | None]
+
+
+@contextmanager
+def record_unreduced() -> Iterator[list[UnreducedRecord]]:
+    r"""Collect what every ``reduce(..., "none")`` inside the block would have divided by.
+
+    Each record is ``(values, den, mask)``: the returned unreduced tensor, the per-position
+    weights $d_i$ of its ``"mean"`` (so that mean $= \sum_i v_i / \sum_i d_i$; ``None`` means
+    1 everywhere) and the kept-position mask (``None``: every position). Wrappers such as
+    ``losscraft.Weighted`` read the loss's own denominator here instead of guessing it, so
+    class weights, ``ignore_index`` and per-loss masks (e.g. SupCon anchors without a
+    positive) need no special case. Not recorded while ``torch.compile`` traces.
+    """
+    previous = getattr(_RECORDS, "records", None)
+    records: list[UnreducedRecord] = []
+    _RECORDS.records = records
+    try:
+        yield records
+    finally:
+        _RECORDS.records = previous
+
+
+def _record(values: Tensor, den: Tensor | None, mask: Tensor | None, *, replace: bool = False) -> None:
+    if is_compiling():
+        return
+    records = getattr(_RECORDS, "records", None)
+    if records is None:
+        return
+    if replace and records:
+        records.pop()
+    records.append((values, den, mask))
+
 
 def check_weight(fn: str, weight: Tensor | None, loss_shape: torch.Size) -> None:
-    """``weight`` is a floating tensor that broadcasts to the unreduced loss shape.
+    """``weight`` is a floating tensor of finite values ``>= 0`` that broadcasts to the loss shape.
 
-    Broadcasting must not change that shape: per element, per sample as ``(N, 1, ...)``, or per
-    feature.
+    Broadcasting must not change the unreduced loss shape: per element, per sample as
+    ``(N, 1, ...)``, or per feature. A negative weight would make ``"mean"`` divide by a
+    negative (or zero) total, so it is rejected with NaN and inf (one ``aminmax`` pass over the
+    weight, only when a weight is given).
     """
     if weight is None:
         return
@@ -47,6 +88,7 @@ def check_weight(fn: str, weight: Tensor | None, loss_shape: torch.Size) -> None
             f"{fn}: 'weight' of shape {fmt_shape(weight)} must broadcast to the unreduced loss "
             f"shape {fmt_shape(loss_shape)}"
         )
+    check_nonnegative(fn, "weight", weight)
 
 
 def reduce(
@@ -83,6 +125,9 @@ def reduce(
             raise LosscraftError("reduce: pass either 'weight' or 'denominator', not both")
         num = reduce(values, "sum" if reduction == "mean" else reduction, mask=mask)
         if reduction != "mean":
+            if reduction == "none":  # the mean would divide by the denominator, not the count
+                d = denominator.to(values.dtype).expand_as(values)
+                _record(num, d if mask is None else d * mask, mask, replace=True)
             return num
         den = reduce(denominator.to(values.dtype).expand_as(values), "sum", mask=mask)
         return num / torch.where(den > 0, den, torch.ones_like(den))
@@ -97,6 +142,7 @@ def reduce(
     if w is not None:
         values = values * w
     if reduction == "none":
+        _record(values, w, mask)
         return values
     total = values.sum()
     if reduction == "sum":

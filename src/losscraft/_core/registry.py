@@ -17,7 +17,16 @@ from .spec import Family, InputKind, LossSpec, Property, TargetKind, Task
 if TYPE_CHECKING:
     from .module import LossModule
 
-__all__ = ["LossEntry", "build", "catalog", "get", "register", "register_composite", "unregister"]
+__all__ = [
+    "LossEntry",
+    "build",
+    "catalog",
+    "check_config_keys",
+    "get",
+    "register",
+    "register_composite",
+    "unregister",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +59,44 @@ def register_composite(name: str, factory: Callable[[Mapping[str, Any]], Any]) -
     if name in _COMPOSITES or name in _ENTRIES:
         raise RuntimeError(f"composite {name!r} registered twice")
     _COMPOSITES[name] = factory
+
+
+def composites() -> tuple[str, ...]:
+    """The names :func:`register_composite` has recorded (``"combined"``, ``"weighted"``, ...)."""
+    return tuple(_COMPOSITES)
+
+
+def check_config_keys(
+    owner: str,
+    config: Any,
+    *,
+    required: tuple[str, ...] = (),
+    optional: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Validate the keys of a composite's config; return it as a plain dict.
+
+    ``config`` must be a mapping with every ``required`` key and no key outside
+    ``required + optional``. The error names the offending key, suggests the closest valid one
+    and lists them all (a misspelt option must never be silently ignored).
+
+    Raises:
+        LosscraftError: not a mapping, a missing required key or an unknown key.
+    """
+    if not isinstance(config, Mapping):
+        raise LosscraftError(f"{owner}: 'config' must be a mapping, got {type(config).__name__}")
+    valid = (*required, *optional)
+    listing = ", ".join(repr(k) for k in valid)
+    for key in config:
+        if key not in valid:
+            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise LosscraftError(f"{owner}: unknown config key {key!r}{hint}; valid keys: {listing}")
+    for key in required:
+        if key not in config:
+            raise LosscraftError(
+                f"{owner}: config is missing the required key {key!r}; valid keys: {listing}"
+            )
+    return dict(config)
 
 
 def register(spec: LossSpec, *, aliases: tuple[str, ...] = ()) -> Callable[[F], F]:

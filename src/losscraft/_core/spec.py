@@ -154,7 +154,13 @@ class Domain:
 
 @dataclass(frozen=True)
 class Interval(Domain):
-    """A real interval; ``None`` is allowed when ``optional``."""
+    """A real interval; ``None`` is allowed when ``optional``.
+
+    Infinite values are rejected, whatever the bounds say (``[0, inf)`` means finite values
+    ``>= 0``: ``gamma=inf`` gives NaN), unless ``allow_inf`` is set: then an infinite
+    bound is part of the interval when its side is closed (Barron's ``alpha`` takes ``-inf``,
+    the Welsch limit: ``Interval(-inf, inf, high_closed=False, allow_inf=True)``).
+    """
 
     low: float = -math.inf
     high: float = math.inf
@@ -163,6 +169,11 @@ class Interval(Domain):
     optional: bool = False
     integer: bool = False
     nonzero: bool = False
+    allow_inf: bool = False
+
+    def _closed(self, bound: float, closed: bool) -> bool:
+        """Whether ``bound`` belongs to the interval (an infinite one only with ``allow_inf``)."""
+        return closed and (math.isfinite(bound) or self.allow_inf)
 
     def contains(self, value: Any) -> bool:
         """Return whether ``value`` is a real number inside the interval."""
@@ -173,16 +184,16 @@ class Interval(Domain):
         if self.integer and not isinstance(value, int):
             return False
         v = float(value)
-        if math.isnan(v):
+        if math.isnan(v) or (math.isinf(v) and not self.allow_inf):
             return False
-        lo_ok = v >= self.low if self.low_closed else v > self.low
-        hi_ok = v <= self.high if self.high_closed else v < self.high
+        lo_ok = v >= self.low if self._closed(self.low, self.low_closed) else v > self.low
+        hi_ok = v <= self.high if self._closed(self.high, self.high_closed) else v < self.high
         return lo_ok and hi_ok and not (self.nonzero and v == 0.0)
 
     def describe(self) -> str:
-        """E.g. ``a float in (0, inf)``."""
-        lb = "[" if self.low_closed and math.isfinite(self.low) else "("
-        rb = "]" if self.high_closed and math.isfinite(self.high) else ")"
+        """E.g. ``a float in (0, inf)``; ``[-inf, inf)`` when ``-inf`` is allowed."""
+        lb = "[" if self._closed(self.low, self.low_closed) else "("
+        rb = "]" if self._closed(self.high, self.high_closed) else ")"
         kind = "an int" if self.integer else "a float"
         text = f"{kind} in {lb}{_fmt(self.low)}, {_fmt(self.high)}{rb}"
         if self.nonzero:
@@ -190,13 +201,19 @@ class Interval(Domain):
         return text + " or None" if self.optional else text
 
     def invalid_examples(self) -> list[Any]:
-        """Just outside each finite bound, the bound itself when open, NaN and a string."""
+        """Just outside each finite bound, the bound itself when open, NaN, a string and ±inf.
+
+        An infinite bound is itself an invalid example unless the interval includes it.
+        """
         out: list[Any] = [math.nan, "1", *([0.0] if self.nonzero else [])]
         for bound, closed, step in ((self.low, self.low_closed, -1.0), (self.high, self.high_closed, 1.0)):
             if math.isfinite(bound):
                 out.append(bound + step * max(1.0, abs(bound)) * 0.5)
                 if not closed:
                     out.append(bound)
+                out.append(step * math.inf)  # beyond a finite bound
+            elif not self._closed(bound, closed):
+                out.append(bound)
         return out
 
 
@@ -247,43 +264,73 @@ class Choice(Domain):
 
 @dataclass(frozen=True)
 class TensorDomain(Domain):
-    """An optional 1-D floating tensor (or sequence) of non-negative finite values.
+    """An optional 1-D float tensor, or sequence of real numbers, of finite values ``>= 0``.
 
-    Used for per-class weights and ``pos_weight``; the shape is checked against the input by
-    the loss itself.
+    Used for per-class weights, ``pos_weight``, class counts and priors (``positive``: ``> 0``).
+    Functions and Modules accept the same values: a list or tuple is converted once by
+    :func:`losscraft._core.checks.as_tensor_param`. The shape is checked against the input by
+    the loss itself; the values by :func:`losscraft._core.checks.value_error` (one pass).
     """
 
     optional: bool = True
     positive: bool = False
 
-    def contains(self, value: Any) -> bool:
-        """Accept ``None`` (if optional) or a 1-D non-negative finite float tensor.
+    def structure_ok(self, value: Any) -> bool:
+        """``value`` is a non-empty 1-D floating tensor or a non-empty sequence of real numbers."""
+        if isinstance(value, (list, tuple)):
+            return len(value) > 0 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+            )
+        return (
+            isinstance(value, torch.Tensor)
+            and value.is_floating_point()
+            and value.dim() == 1
+            and value.numel() > 0
+        )
 
-        Lists are accepted by Module constructors and configs, which convert them first.
-        """
+    def value_error(self, value: Any) -> str | None:
+        """``None`` if every value is finite and ``>= 0`` (``> 0``), else what was found."""
+        from .checks import value_error  # imported here: checks imports this module
+
+        return value_error(value, low=0.0, strict=self.positive)
+
+    def contains(self, value: Any) -> bool:
+        """Accept ``None`` (if optional) or a 1-D tensor / sequence of allowed values."""
         if value is None:
             return self.optional
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() != 1:
-            return False
-        if getattr(torch.compiler, "is_compiling", lambda: False)():  # torch >= 2.3
-            # The value checks read the tensor back to the host (a data-dependent branch that
-            # breaks fullgraph); like checks.check_finite_range they are skipped while tracing.
-            return value.numel() > 0
-        if value.numel() == 0 or not bool(torch.isfinite(value).all()):
-            return False
-        return bool((value > 0).all()) if self.positive else bool((value >= 0).all())
+        return self.structure_ok(value) and self.value_error(value) is None
+
+    @property
+    def values_rule(self) -> str:
+        """E.g. ``finite values >= 0``."""
+        return "finite values " + ("> 0" if self.positive else ">= 0")
 
     def describe(self) -> str:
-        """E.g. ``a 1-D float tensor of values >= 0 or None``."""
-        cond = "> 0" if self.positive else ">= 0"
-        return f"a 1-D float tensor of finite values {cond}" + (" or None" if self.optional else "")
+        """E.g. ``a 1-D float tensor (or list) of finite values >= 0 or None``."""
+        text = f"a 1-D float tensor (or list) of {self.values_rule}"
+        return text + (" or None" if self.optional else "")
 
     def invalid_examples(self) -> list[Any]:
-        """A negative entry, a 2-D tensor and an integer tensor."""
-        return [torch.tensor([1.0, -1.0]), torch.ones(2, 2), torch.tensor([1, 2])]
+        """Negative, NaN and infinite entries (tensor and list), 2-D, integer and empty tensors."""
+        bad = [
+            torch.tensor([1.0, -1.0]),
+            torch.tensor([1.0, math.nan]),
+            torch.tensor([math.inf, 1.0]),
+            [1.0, -1.0],
+            (1.0, math.nan),
+            [1.0, math.inf],
+            torch.ones(2, 2),
+            torch.tensor([1, 2]),
+            torch.empty(0),
+            [],
+            ["1"],
+        ]
+        if self.positive:
+            bad += [torch.tensor([1.0, 0.0]), [0.0, 1.0]]
+        return bad
 
     def to_config(self, value: Any) -> Any:
-        """Tensors become lists of floats."""
+        """Tensors become lists of floats; sequences keep the user's numbers."""
         if isinstance(value, torch.Tensor):
             return [float(v) for v in value.detach().cpu().tolist()]
         return list(value) if isinstance(value, tuple) else value

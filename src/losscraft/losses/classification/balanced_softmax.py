@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..._core.checks import check_params
+from ..._core.checks import FloatVector, as_tensor_param, check_params
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
@@ -120,7 +120,7 @@ def balanced_softmax_loss(
     input: Tensor,
     target: Tensor,
     *,
-    class_counts: Tensor | None = None,
+    class_counts: FloatVector | None = None,
     ignore_index: int = -100,
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
@@ -148,7 +148,7 @@ def balanced_softmax_loss(
         input: logits of shape ``(N, C)`` or ``(N, C, d1, ...)`` (classes on dim 1).
         target: class indices, integer tensor of shape ``(N,)`` / ``(N, d1, ...)``, values in
             ``[0, C)`` or ``ignore_index``.
-        class_counts: training samples per class $n_c$, shape ``(C,)``, every value $> 0$
+        class_counts: training samples per class $n_c$, shape ``(C,)`` (tensor or list), $> 0$
             (give an absent class a small positive count), or ``None`` for equal counts, i.e.
             plain cross-entropy. Default ``None``.
         ignore_index: target value whose positions are skipped. Default -100.
@@ -180,6 +180,7 @@ def balanced_softmax_loss(
         Visual Recognition*, NeurIPS.
     """
     fn = "balanced_softmax_loss"
+    class_counts = as_tensor_param(class_counts, input)  # a list or tuple: the same rule as the Module
     check_params(SPEC, {"class_counts": class_counts, "ignore_index": ignore_index, "reduction": reduction})
     x, t_safe, mask = prepare_index_logits(fn, input, target, ignore_index)
     check_weight(fn, weight, t_safe.shape)
@@ -198,7 +199,7 @@ class BalancedSoftmaxLoss(LossModule, spec=SPEC, fn=balanced_softmax_loss):
     def __init__(
         self,
         *,
-        class_counts: Tensor | None = None,
+        class_counts: FloatVector | None = None,
         ignore_index: int = -100,
         reduction: Reduction = "mean",
     ) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -50,20 +52,51 @@ SPEC = LossSpec(
 )
 
 
-def _clamped_logs(p: Tensor) -> tuple[Tensor, Tensor]:
-    """``max(log p, -100)`` and ``max(log(1 - p), -100)`` (as torch), gradient 0 where clamped.
+_LOG_FLOOR = -100.0  # torch's clamp of log p and log(1 - p)
+
+
+def _grad_floor(input_dtype: torch.dtype, compute: torch.dtype) -> float:
+    """Smallest probability whose reciprocal, the gradient, is finite in ``input_dtype``.
+
+    ``e^-100`` (torch's clamp) in float64; in float32 and bfloat16 the smallest normal float32
+    (its reciprocal 8.5e37 fits both); in float16 just above ``1 / 65504``, so that the
+    gradient, cast back to float16, stays finite.
+    """
+    return max(
+        math.exp(_LOG_FLOOR),
+        1.001 / torch.finfo(input_dtype).max,
+        torch.finfo(compute).tiny,  # no subnormal floor: flush-to-zero would make it 0
+    )
+
+
+def _clamped_log(q: Tensor, value: Tensor, floor: float) -> Tensor:
+    """``value`` (``max(log q, -100)``) with the gradient of ``log max(q, floor)`` w.r.t. ``q``.
+
+    Straight-through clamp (as in ``gaussian_nll``'s variance clamp): ``q`` is raised to
+    ``floor`` in the forward pass of the gradient path while its gradient passes through
+    unchanged, so below the floor (``q = 0`` in particular) the gradient is ``1 / floor``,
+    finite and non-zero: a saturated probability still pulls back. At and above the floor
+    it is ``1 / q``, the exact derivative. ``log(0)`` never enters the graph.
+    """
+    q_st = q + (q.clamp_min(floor) - q).detach()
+    g = torch.log(q_st)
+    return g + (value - g).detach()
+
+
+def _clamped_logs(p: Tensor, floor: float) -> tuple[Tensor, Tensor]:
+    """``max(log p, -100)`` and ``max(log(1 - p), -100)`` (torch's values), gradients kept alive.
 
     Why not ``F.binary_cross_entropy``: its backward is ``(p - y) / max(p (1 - p), 1e-12)``,
-    about 1e12 at ``p in {0, 1}``, which is not the derivative of its own clamped value and
-    overflows float16 gradients. Here the gradient is that of the clamped value: a saturated
-    term contributes 0, the other a bounded amount. The inner ``where`` keeps ``log(0)`` out of
-    the graph (its ``1/0`` times the clamp's 0 would be NaN); ``log1p(-p)`` is accurate for
-    small ``p``.
+    about 1e12 at ``p in {0, 1}``, which overflows float16 gradients. Here the gradient is
+    the exact ``1/p`` (``-1/(1 - p)``) down to ``floor`` and constant below it (see
+    :func:`_clamped_log`): finite in the input's dtype and never 0, unlike the derivative of
+    the clamped value (0 where clamped, which stops a saturated probability from learning).
+    ``log1p(-p)`` is accurate for small ``p``.
     """
-    pos, below = p > 0, p < 1
-    log_p = torch.where(pos, torch.log(torch.where(pos, p, torch.ones_like(p))), -100.0)
-    log_1mp = torch.where(below, torch.log1p(-torch.where(below, p, torch.zeros_like(p))), -100.0)
-    return log_p.clamp_min(-100.0), log_1mp.clamp_min(-100.0)
+    with torch.no_grad():
+        log_p = torch.log(p).clamp_min(_LOG_FLOOR)  # log(0) = -inf -> -100
+        log_1mp = torch.log1p(-p).clamp_min(_LOG_FLOOR)
+    return _clamped_log(p, log_p, floor), _clamped_log(1.0 - p, log_1mp, floor)
 
 
 @register(SPEC, aliases=("binary_cross_entropy",))
@@ -89,9 +122,14 @@ def bce_loss(
 
     **Gradient:** $\partial\ell/\partial p = -y/p + (1 - y)/(1 - p)$: it grows like $1/p$ near
     the wrong end (unbounded, unlike the logit form). Where a $\log$ is clamped
-    ($p < e^{-100}$, in particular $p \in \{0, 1\}$) its term contributes 0, the derivative
-    of the clamped value; torch's kernel returns about $(p - y)\cdot 10^{12}$ there instead,
-    which overflows float16. Elsewhere the gradient equals torch's.
+    ($p \in \{0, 1\}$ in particular) the probability is clamped with a straight-through
+    gradient: $\partial\ell/\partial p = -y/\max(p, \epsilon) + (1 - y)/\max(1 - p, \epsilon)$,
+    finite and non-zero, so a saturated wrong prediction is still pulled back. $\epsilon$
+    is $e^{-100}$ (torch's clamp) in float64 and the smallest probability whose reciprocal
+    is finite in the input's dtype otherwise (about 1.2e-38 in float32 and bfloat16, 1.5e-5
+    in float16), so the gradient never overflows. Torch's kernel returns about
+    $(p - y)\cdot 10^{12}$ at $p \in \{0, 1\}$ instead, which overflows float16. Elsewhere
+    the gradient equals torch's.
 
     Args:
         input: probabilities $p \in [0, 1]$, any shape, floating point (validated).
@@ -123,7 +161,7 @@ def bce_loss(
     check_params(SPEC, {"reduction": reduction})
     x, y = prepare_binary(fn, input, target, probabilities=True)
     check_weight(fn, weight, x.shape)
-    log_p, log_1mp = _clamped_logs(x)
+    log_p, log_1mp = _clamped_logs(x, _grad_floor(input.dtype, x.dtype))
     values = (y - 1.0) * log_1mp - y * log_p
     return reduce(values, reduction, weight)
 

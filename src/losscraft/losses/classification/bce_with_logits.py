@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..._core.checks import (
+    FloatVector,
+    as_tensor_param,
     check_finite_range,
     check_floating,
     check_params,
@@ -118,7 +120,7 @@ def bce_with_logits_loss(
     input: Tensor,
     target: Tensor,
     *,
-    pos_weight: Tensor | None = None,
+    pos_weight: FloatVector | None = None,
     label_smoothing: float = 0.0,
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
@@ -150,8 +152,8 @@ def bce_with_logits_loss(
         input: logits $x$, any shape, floating point.
         target: targets $y \in [0, 1]$ (hard or soft), same shape as ``input`` (validated).
         pos_weight: per-label weight $\rho \ge 0$ of the positive term, shape ``(L,)`` with
-            ``L = input.shape[-1]`` (broadcast along the last dim, as in torch) or ``(1,)``.
-            Default ``None`` (all 1).
+            ``L = input.shape[-1]`` (broadcast along the last dim, as in torch) or ``(1,)``; a
+            tensor or a list. Default ``None`` (all 1).
         label_smoothing: $\varepsilon \in [0, 1)$. Default 0.
         weight: optional non-negative per-element weights broadcastable to ``input``'s shape.
             ``"mean"`` is then $\sum w\ell / \sum w$ (torch divides by the element count).
@@ -183,6 +185,7 @@ def bce_with_logits_loss(
         CVPR (label smoothing).
     """
     fn = "bce_with_logits_loss"
+    pos_weight = as_tensor_param(pos_weight, input)  # a list or tuple: the same rule as the Module
     check_params(SPEC, {"pos_weight": pos_weight, "label_smoothing": label_smoothing, "reduction": reduction})
     check_floating(fn, "input", input)
     check_floating(fn, "target", target)
@@ -312,7 +315,7 @@ class BCEWithLogitsLoss(LossModule, spec=SPEC, fn=bce_with_logits_loss):
     def __init__(
         self,
         *,
-        pos_weight: Tensor | None = None,
+        pos_weight: FloatVector | None = None,
         label_smoothing: float = 0.0,
         reduction: Reduction = "mean",
     ) -> None:

@@ -9,8 +9,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..._core.checks import (
+    FloatVector,
+    as_tensor_param,
     check_class_weight,
-    check_finite_range,
+    check_distribution,
     check_params,
     compute_dtype,
     fmt_shape,
@@ -114,7 +116,7 @@ def cross_entropy_loss(
     input: Tensor,
     target: Tensor,
     *,
-    weight: Tensor | None = None,
+    weight: FloatVector | None = None,
     ignore_index: int = -100,
     label_smoothing: float = 0.0,
     reduction: Reduction = "mean",
@@ -143,9 +145,10 @@ def cross_entropy_loss(
         input: logits of shape ``(N, C)`` or ``(N, C, d1, ...)`` (classes on dim 1).
         target: class indices, an integer tensor of shape ``(N,)`` / ``(N, d1, ...)`` with
             values in ``[0, C)`` or ``ignore_index``; or class probabilities, a floating tensor
-            of ``input``'s shape with values in [0, 1] (each row should sum to 1; not checked).
-        weight: per-class weight of shape ``(C,)``, values $\ge 0$ (torch's ``weight``; not a
-            per-element weight). Default ``None``.
+            of ``input``'s shape with values in [0, 1] (each row should sum to 1, not
+            renormalised; an all-zero row raises).
+        weight: per-class weight of shape ``(C,)`` (a tensor or a list), finite values $\ge 0$
+            (torch's ``weight``; not a per-element weight). Default ``None``.
         ignore_index: index-target value whose positions are skipped (loss 0, excluded from
             the mean). Ignored for probability targets. Default -100.
         label_smoothing: $\varepsilon \in [0, 1]$. Default 0.
@@ -159,7 +162,7 @@ def cross_entropy_loss(
     Raises:
         LosscraftError: ``input`` not ``(N, C, ...)`` floating; a class index outside
         ``[0, C)`` (the message names it); a target of the wrong shape or dtype; probabilities
-        outside [0, 1]; ``weight`` not ``(C,)`` / negative; bad ``ignore_index``,
+        outside [0, 1] or a row of them summing to 0; ``weight`` not ``(C,)`` / negative; bad ``ignore_index``,
         ``label_smoothing`` or ``reduction``.
 
     Examples:
@@ -179,6 +182,7 @@ def cross_entropy_loss(
         CVPR (label smoothing).
     """
     fn = "cross_entropy_loss"
+    weight = as_tensor_param(weight, input)  # a list or tuple: the same rule as the Module
     check_params(
         SPEC,
         {
@@ -198,7 +202,7 @@ def cross_entropy_loss(
                 f"{fmt_shape(input)}, got {fmt_shape(target)}; class indices must be an integer "
                 "tensor (torch.long)"
             )
-        check_finite_range(fn, "target", target, 0.0, 1.0, "probabilities")
+        check_distribution(fn, "target", target, 1)  # in [0, 1], and no all-zero row (loss 0)
         dt = compute_dtype(input, target)
         x, q = to_compute(input, dt), to_compute(target, dt)
         w = None if weight is None else weight.to(device=x.device, dtype=dt)
@@ -230,7 +234,7 @@ class CrossEntropyLoss(LossModule, spec=SPEC, fn=cross_entropy_loss):
     def __init__(
         self,
         *,
-        weight: Tensor | None = None,
+        weight: FloatVector | None = None,
         ignore_index: int = -100,
         label_smoothing: float = 0.0,
         reduction: Reduction = "mean",

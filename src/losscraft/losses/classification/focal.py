@@ -10,7 +10,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..._core.checks import check_class_weight, check_params, compute_dtype, to_compute
+from ..._core.checks import (
+    FloatVector,
+    as_tensor_param,
+    check_class_weight,
+    check_params,
+    check_softmax_classes,
+    compute_dtype,
+    to_compute,
+)
 from ..._core.kernels import use_lean
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
@@ -110,7 +118,7 @@ def focal_loss(
     target: Tensor,
     *,
     gamma: float = 2.0,
-    alpha: Tensor | None = None,
+    alpha: FloatVector | None = None,
     ignore_index: int = -100,
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
@@ -149,8 +157,8 @@ def focal_loss(
         target: class indices, integer tensor of shape ``(N,)`` / ``(N, d1, ...)``, values in
             ``[0, C)`` or ``ignore_index``.
         gamma: focusing parameter $\gamma \ge 0$. Default 2.0.
-        alpha: per-class weights of shape ``(C,)``, values $\ge 0$, or ``None``. Default
-            ``None``.
+        alpha: per-class weights of shape ``(C,)`` (a tensor or a list), finite values $\ge 0$,
+            or ``None``. Default ``None``.
         ignore_index: target value whose positions are skipped. Default -100.
         weight: optional non-negative per-position weights broadcastable to ``(N, d1, ...)``.
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one value per position, shape
@@ -161,7 +169,8 @@ def focal_loss(
         float16/bfloat16 inputs.
 
     Raises:
-        LosscraftError: ``input`` not ``(N, C, ...)`` floating; a class index outside
+        LosscraftError: ``input`` not ``(N, C, ...)`` floating, or ``C = 1`` (use
+        :func:`binary_focal_loss`); a class index outside
         ``[0, C)`` (the message names it); a target of the wrong shape or dtype; ``alpha`` not
         ``(C,)`` / negative; ``gamma < 0``; bad ``ignore_index``, ``weight`` or ``reduction``.
 
@@ -179,8 +188,12 @@ def focal_loss(
         ICCV (TPAMI 2020).
     """
     fn = "focal_loss"
+    alpha = as_tensor_param(alpha, input)  # a list or tuple: the same rule as the Module
     check_params(SPEC, {"gamma": gamma, "alpha": alpha, "ignore_index": ignore_index, "reduction": reduction})
     num_classes = check_class_input(fn, input)
+    check_softmax_classes(
+        fn, input, "for one logit per position use binary_focal_loss or bce_with_logits_loss"
+    )
     check_class_weight(fn, "alpha", alpha, num_classes)
     check_index_target(fn, input, target, ignore_index)
     dt = compute_dtype(input)
@@ -453,7 +466,7 @@ class FocalLoss(LossModule, spec=SPEC, fn=focal_loss):
         self,
         *,
         gamma: float = 2.0,
-        alpha: Tensor | None = None,
+        alpha: FloatVector | None = None,
         ignore_index: int = -100,
         reduction: Reduction = "mean",
     ) -> None:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..._core.checks import check_params
+from ..._core.checks import FloatVector, as_tensor_param, check_params
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, reduce
 from ..._core.registry import register
@@ -136,10 +136,10 @@ def ldam_loss(
     input: Tensor,
     target: Tensor,
     *,
-    class_counts: Tensor | None = None,
+    class_counts: FloatVector | None = None,
     max_margin: float = 0.5,
     scale: float = 30.0,
-    weight: Tensor | None = None,
+    weight: FloatVector | None = None,
     ignore_index: int = -100,
     reduction: Reduction = "mean",
 ) -> Tensor:
@@ -171,12 +171,12 @@ def ldam_loss(
             ideally cosine similarities in $[-1, 1]$.
         target: class indices, integer tensor of shape ``(N,)`` / ``(N, d1, ...)``, values in
             ``[0, C)`` or ``ignore_index``.
-        class_counts: training samples per class $n_c$, shape ``(C,)``, every value $> 0$,
+        class_counts: training samples per class $n_c$, shape ``(C,)`` (a tensor or a list), > 0,
             or ``None`` for equal margins. Default ``None``.
         max_margin: $\Delta_{\max} \ge 0$, the rarest class's margin. Default 0.5 (official
             code).
         scale: $s > 0$. Default 30.0 (official code).
-        weight: per-class weight of shape ``(C,)``, values $\ge 0$, like
+        weight: per-class weight of shape ``(C,)`` (tensor or list), values $\ge 0$, like
             :func:`cross_entropy_loss`'s ``weight``. Default ``None``.
         ignore_index: target value whose positions are skipped. Default -100.
         reduction: ``"mean"``, ``"sum"`` or ``"none"`` (one value per position, shape
@@ -206,6 +206,8 @@ def ldam_loss(
         Label-Distribution-Aware Margin Loss*, NeurIPS.
     """
     fn = "ldam_loss"
+    class_counts = as_tensor_param(class_counts, input)  # a list or tuple: the same rule as the Module
+    weight = as_tensor_param(weight, input)  # a list or tuple: the same rule as the Module
     check_params(
         SPEC,
         {
@@ -247,10 +249,10 @@ class LDAMLoss(LossModule, spec=SPEC, fn=ldam_loss):
     def __init__(
         self,
         *,
-        class_counts: Tensor | None = None,
+        class_counts: FloatVector | None = None,
         max_margin: float = 0.5,
         scale: float = 30.0,
-        weight: Tensor | None = None,
+        weight: FloatVector | None = None,
         ignore_index: int = -100,
         reduction: Reduction = "mean",
     ) -> None:

@@ -17,6 +17,14 @@ is the weight gradient ``V x H``, which any implementation must return.
 * ``reduction="none"``: the upstream gradient differs per token, so the forward pass computes
   only the losses, and backward recomputes each chunk's logits (four GEMMs in all) with the
   per-token upstream weights folded in.
+
+Where the chunked Function does not apply, the exact formula is composed from torch ops
+(:func:`_composed`), materialising the logits: for higher-order gradients (a backward pass with
+``create_graph=True`` recomputes the loss that way from the saved inputs and differentiates
+it, so gradient penalties are exact, only slower and without the memory saving) and under
+``torch.func`` transforms (``vmap``, ``grad``, ``jacrev``, ``jvp``) and forward-mode AD (the
+Function reads the number of ignored tokens back to the host and computes its gradients in the
+forward pass).
 """
 
 from __future__ import annotations
@@ -27,7 +35,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from ..._core.checks import (
     check_class_index,
@@ -40,8 +47,9 @@ from ..._core.checks import (
     to_compute,
 )
 from ..._core.errors import LosscraftError
+from ..._core.kernels import autograd_functions_unsupported
 from ..._core.module import LossModule
-from ..._core.reduction import Reduction
+from ..._core.reduction import Reduction, reduce
 from ..._core.registry import register
 from ..._core.sampling import randn
 from ..._core.spec import (
@@ -284,6 +292,33 @@ def _chunked(
     return losses, gh, gw, gb
 
 
+def _composed(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tensor, cfg: _Config) -> Tensor:
+    """The same loss composed of differentiable torch ops on the full ``(N, V)`` logits.
+
+    The reference for higher-order gradients and ``torch.func`` transforms: no host reads, no
+    data-dependent branches (ignored tokens are computed and zeroed), differentiable to any
+    order in ``hidden``, ``weight`` and ``bias``. ``hidden`` is ``(N, H)``, ``target`` ``(N,)``.
+    """
+    dt = compute_dtype(hidden, weight, bias)
+    h, w = to_compute(hidden, dt), to_compute(weight, dt)
+    z = h @ w.t() if bias is None else torch.addmm(to_compute(bias, dt), h, w.t())
+    keep = target != cfg.ignore_index
+    safe = torch.where(keep, target, torch.zeros_like(target))  # ignored: class 0, zeroed below
+    lse = torch.logsumexp(z, dim=1)
+    loss = lse - (1.0 - cfg.label_smoothing) * z.gather(1, safe.unsqueeze(1)).squeeze(1)
+    if cfg.label_smoothing > 0:
+        loss = loss - (cfg.label_smoothing / z.shape[1]) * z.sum(1)
+    if cfg.z_loss > 0:
+        loss = loss + cfg.z_loss * lse * lse
+    loss = torch.where(keep, loss, loss.new_zeros(()))
+    if cfg.reduction == "none":
+        return loss
+    total = loss.sum()
+    if cfg.reduction == "sum":
+        return total
+    return total / keep.sum().clamp_min(1).to(dt)  # divide-no-nan: all ignored -> 0
+
+
 def _inputs_in(ctx: Any) -> tuple[Tensor, Tensor, Tensor | None, Tensor, torch.dtype]:
     hidden, weight, bias, target = ctx.saved_tensors
     dt = compute_dtype(hidden, weight, bias)
@@ -337,7 +372,6 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return out
 
     @staticmethod
-    @once_differentiable
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         cfg: _Config = ctx.cfg
         hidden, weight, bias, target, dt = _inputs_in(ctx)
@@ -346,6 +380,11 @@ class _LinearCrossEntropy(torch.autograd.Function):
             ctx.needs_input_grad[1],
             bias is not None and ctx.needs_input_grad[2],
         )
+        if torch.is_grad_enabled():
+            # create_graph=True: the gradient buffers are constants, so differentiate the
+            # composed formula recomputed from the saved inputs (exact to any order).
+            ctx.grads = None
+            return (*_composed_grads(hidden, weight, bias, target, cfg, grad_out, need), None, None, None)
         if cfg.reduction == "none":
             h, w = to_compute(hidden, dt), to_compute(weight, dt)
             b = None if bias is None else to_compute(bias, dt)
@@ -391,6 +430,26 @@ class _LinearCrossEntropy(torch.autograd.Function):
             None,
             None,
         )
+
+
+def _composed_grads(
+    hidden: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    target: Tensor,
+    cfg: _Config,
+    grad_out: Tensor,
+    need: tuple[bool, bool, bool],
+) -> list[Tensor | None]:
+    """Differentiable gradients of :func:`_composed` for ``(hidden, weight, bias)``."""
+    wrt = [t for t, n in zip((hidden, weight, bias), need, strict=True) if n and t is not None]
+    with torch.enable_grad():
+        out = _composed(hidden, weight, bias, target, cfg)
+        grads = iter(torch.autograd.grad(out, wrt, grad_out, create_graph=True))
+    return [
+        next(grads) if n and t is not None else None
+        for t, n in zip((hidden, weight, bias), need, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------- spec
@@ -528,7 +587,10 @@ def linear_cross_entropy_loss(
     three full logits tensors. Value and gradients equal
     ``torch.nn.functional.cross_entropy(hidden @ weight.T + bias, target, ignore_index=...,
     label_smoothing=...)`` (plus the z-loss term) for every chunk size, up to floating-point
-    rounding; empty and all-ignored batches give 0 with zero gradients.
+    rounding; empty and all-ignored batches give 0 with zero gradients. Second-order
+    gradients (``create_graph=True``, e.g. a gradient penalty) and ``torch.func`` transforms
+    (``vmap``, ``grad``, ``jacrev``) use the composed formula on the materialised logits: exact,
+    without the memory saving.
 
     $$\ell_i = \operatorname{lse}(z_i) - (1 - \varepsilon)\, z_{i y_i}
     - \frac{\varepsilon}{V}\sum_{c=1}^{V} z_{ic} + \lambda\, \operatorname{lse}(z_i)^2,\qquad
@@ -647,8 +709,17 @@ def linear_cross_entropy_loss(
         grad_on and bias is not None and bias.requires_grad,
     )
     cfg = _Config(int(ignore_index), float(label_smoothing), float(z_loss), chunk_size, reduction)
-    out: Tensor = _LinearCrossEntropy.apply(h2, weight, bias, t1, cfg, need)  # type: ignore[no-untyped-call]
-    return out.reshape(target.shape) if reduction == "none" else out
+    if autograd_functions_unsupported():
+        # vmap/grad/jacrev/jvp and forward-mode AD: the composed formula (the Function reads
+        # values back to the host and has no setup_context, vmap or jvp).
+        out: Tensor = _composed(h2, weight, bias, t1, cfg)
+    else:
+        out = _LinearCrossEntropy.apply(h2, weight, bias, t1, cfg, need)  # type: ignore[no-untyped-call]
+    if reduction == "none":
+        # Through the reducer (ignored positions already hold 0): it reports the kept positions,
+        # the mean's denominator, to wrappers such as Weighted. One pass over N values, not N x V.
+        return reduce(out.reshape(target.shape), "none", mask=target != ignore_index)
+    return out
 
 
 class LinearCrossEntropyLoss(LossModule, spec=SPEC, fn=linear_cross_entropy_loss):

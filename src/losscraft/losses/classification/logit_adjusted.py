@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..._core.checks import check_params
+from ..._core.checks import FloatVector, as_tensor_param, check_params
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
@@ -124,7 +124,7 @@ def logit_adjusted_loss(
     input: Tensor,
     target: Tensor,
     *,
-    priors: Tensor | None = None,
+    priors: FloatVector | None = None,
     tau: float = 1.0,
     ignore_index: int = -100,
     weight: Tensor | None = None,
@@ -155,7 +155,7 @@ def logit_adjusted_loss(
         input: logits of shape ``(N, C)`` or ``(N, C, d1, ...)`` (classes on dim 1).
         target: class indices, integer tensor of shape ``(N,)`` / ``(N, d1, ...)``, values in
             ``[0, C)`` or ``ignore_index``.
-        priors: class priors $\pi$ of shape ``(C,)``, every value $> 0$ (e.g. training class
+        priors: class priors $\pi$ of shape ``(C,)`` (tensor or list), values $> 0$ (e.g. class
             frequencies $n_c / n$, or the counts $n_c$ themselves), or ``None`` for uniform
             priors, i.e. plain cross-entropy. Default ``None``.
         tau: adjustment strength $\tau \ge 0$. Default 1.0 (the paper's choice).
@@ -190,6 +190,7 @@ def logit_adjusted_loss(
         adjustment*, ICLR.
     """
     fn = "logit_adjusted_loss"
+    priors = as_tensor_param(priors, input)  # a list or tuple: the same rule as the Module
     check_params(SPEC, {"priors": priors, "tau": tau, "ignore_index": ignore_index, "reduction": reduction})
     x, t_safe, mask = prepare_index_logits(fn, input, target, ignore_index)
     check_weight(fn, weight, t_safe.shape)
@@ -210,7 +211,7 @@ class LogitAdjustedLoss(LossModule, spec=SPEC, fn=logit_adjusted_loss):
     def __init__(
         self,
         *,
-        priors: Tensor | None = None,
+        priors: FloatVector | None = None,
         tau: float = 1.0,
         ignore_index: int = -100,
         reduction: Reduction = "mean",

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..._core.checks import (
-    check_finite_range,
+    check_distribution,
     check_floating,
     check_params,
     check_same_shape,
@@ -179,7 +179,8 @@ def js_div_loss(
             distribution; floating point.
         target: probabilities in [0, 1] (validated), or log-probabilities in [-inf, 0] with
             ``log_target=True``; same shape as ``input``; each row should sum to 1 over dim 1
-            (not renormalised).
+            (not renormalised). A row without probability mass (all zeros, all ``-inf``:
+            summing to less than the dtype's epsilon) raises.
         log_target: whether ``target`` holds log-probabilities. Default ``False``.
         weight: optional non-negative weights broadcastable to the per-sample shape
             ``(N, *)``.
@@ -192,8 +193,8 @@ def js_div_loss(
 
     Raises:
         LosscraftError: shapes differ, 0-dimensional or non-floating input, target outside
-        [0, 1] (or above 0 with ``log_target=True``), bad ``log_target``, ``weight`` or
-        ``reduction``.
+        [0, 1] (or above 0 with ``log_target=True``) or a target row without probability
+        mass, bad ``log_target``, ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch
@@ -217,10 +218,8 @@ def js_div_loss(
     check_params(SPEC, {"log_target": log_target, "reduction": reduction})
     if input.dim() == 0:
         raise LosscraftError(f"{fn}: 'input' must have shape (N, C, *) or (C,), got a 0-dimensional tensor")
-    if log_target:
-        check_finite_range(fn, "target", target, -math.inf, 0.0, "log-probabilities")
-    else:
-        check_finite_range(fn, "target", target, 0.0, 1.0, "probabilities")
+    # values in range and no row without mass (all zeros / all -inf): one pass each, one sync
+    check_distribution(fn, "target", target, 1 if target.dim() >= 2 else 0, log=log_target)
     dt = compute_dtype(input, target)
     z, y = to_compute(input, dt), to_compute(target, dt)
     cdim = 1 if z.dim() >= 2 else 0

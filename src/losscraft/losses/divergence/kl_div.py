@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..._core.checks import (
-    check_finite_range,
+    check_distribution,
     check_floating,
     check_params,
     check_same_shape,
@@ -181,8 +181,10 @@ def kl_div_loss(
             distribution; floating point.
         target: probabilities in [0, 1] (validated), or log-probabilities in [-inf, 0] with
             ``log_target=True``; same shape as ``input``; each row should sum to 1 over
-            dim 1. For ``temperature != 1`` a row must not be all zeros (all ``-inf``).
-            Logits of ``-inf`` (masked classes) are fine where the target is 0.
+            dim 1 (not renormalised). A row without probability mass (all zeros, all
+            ``-inf``: summing to less than the dtype's epsilon) raises: it is no distribution,
+            and its divergence would be a meaningless 0. Logits of ``-inf`` (masked classes)
+            are fine where the target is 0.
         log_target: whether ``target`` holds log-probabilities. Default ``False``.
         temperature: $T > 0$ (finite). Default 1.0. Typical distillation values are 2 to 5.
         weight: optional non-negative weights broadcastable to the per-sample shape
@@ -196,7 +198,8 @@ def kl_div_loss(
 
     Raises:
         LosscraftError: shapes differ, 0-dimensional or non-floating input, target outside
-        [0, 1] (or above 0 with ``log_target=True``), ``temperature`` not in (0, inf), bad
+        [0, 1] (or above 0 with ``log_target=True``) or a target row without probability
+        mass, ``temperature`` not in (0, inf), bad
         ``weight`` or ``reduction``.
 
     Examples:
@@ -221,10 +224,8 @@ def kl_div_loss(
     check_params(SPEC, {"log_target": log_target, "temperature": temperature, "reduction": reduction})
     if input.dim() == 0:
         raise LosscraftError(f"{fn}: 'input' must have shape (N, C, *) or (C,), got a 0-dimensional tensor")
-    if log_target:
-        check_finite_range(fn, "target", target, -math.inf, 0.0, "log-probabilities")
-    else:
-        check_finite_range(fn, "target", target, 0.0, 1.0, "probabilities")
+    # values in range and no row without mass (all zeros / all -inf): one pass each, one sync
+    check_distribution(fn, "target", target, 1 if target.dim() >= 2 else 0, log=log_target)
     dt = compute_dtype(input, target)
     z, y = to_compute(input, dt), to_compute(target, dt)
     cdim = 1 if z.dim() >= 2 else 0

@@ -8,7 +8,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ..._core.checks import check_params
+from ..._core.checks import check_params, functorch_active
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
@@ -27,7 +27,7 @@ from ..._core.spec import (
     Task,
 )
 from ._common import check_labels, labelled_sample, prepare_batch_embeddings, unit_at_cosine
-from .mining import DISTANCES, STRATEGIES, mine_triplets, pair_masks, pairwise_distances
+from .mining import DISTANCES, STRATEGIES, mine_triplets, pair_masks, pairwise_distances, triplet_mask
 
 # Largest distance between unit vectors, per distance kind; the probe curve centres the
 # anchor-positive and anchor-negative distances on half of it.
@@ -194,7 +194,8 @@ def batch_triplet_loss(
     $|T_i|$ (and by the number of kept anchors for ``"mean"``); 0 for inactive triplets.
     Euclidean distances have unit-vector gradients and gradient 0 (a subgradient) at zero
     distance; squared distances have gradient $2(z_i - z_j)$. Mining is a selection and is
-    not differentiated. A zero embedding is left at 0 by the normalisation, with gradient 0.
+    not differentiated. An exact zero embedding is left at 0 by the normalisation, with
+    gradient 0. A NaN embedding makes the loss NaN (mining never drops a NaN distance).
 
     Args:
         input: embeddings of shape ``(N, D)``, floating point.
@@ -252,12 +253,20 @@ def batch_triplet_loss(
     n = x.shape[0]
     labels = check_labels(fn, target, n).to(x.device)
     dist = pairwise_distances(x, distance, normalize=normalize)
-    a, p, ng = mine_triplets(dist, labels, mining, margin=margin)
-    hinge = (dist[a, p] - dist[a, ng] + margin).clamp_min(0.0)
-    total = torch.zeros(n, dtype=x.dtype, device=x.device).index_add(0, a, hinge)
-    count = torch.bincount(a, minlength=n).clamp_min(1).to(x.dtype)
-    values = total / count
     pos, neg = pair_masks(labels)
+    if functorch_active() and n > 0:
+        # torch.func (vmap): no data-dependent shapes, so the same per-anchor mean over the
+        # dense (N, N, N) mask of the mined triplets instead of the list of their indices.
+        mask = triplet_mask(dist.detach(), pos, neg, mining, margin)
+        hinge3 = (dist.unsqueeze(2) - dist.unsqueeze(1) + margin).clamp_min(0.0)
+        total = torch.where(mask, hinge3, hinge3.new_zeros(())).sum((1, 2))
+        values = total / mask.sum((1, 2)).clamp_min(1).to(x.dtype)
+    else:
+        a, p, ng = mine_triplets(dist, labels, mining, margin=margin)
+        hinge = (dist[a, p] - dist[a, ng] + margin).clamp_min(0.0)
+        total = torch.zeros(n, dtype=x.dtype, device=x.device).index_add(0, a, hinge)
+        count = torch.bincount(a, minlength=n).clamp_min(1).to(x.dtype)
+        values = total / count
     check_weight(fn, weight, values.shape)
     return reduce(values, reduction, weight, mask=pos.any(dim=1) & neg.any(dim=1))
 

@@ -139,8 +139,9 @@ def cosine_embedding_loss(
     \max\bigl(0,\ \cos(x_{1i}, x_{2i}) - m\bigr) & y_i = -1 \end{cases}$$
 
     Same semantics and defaults as ``torch.nn.functional.cosine_embedding_loss``, except
-    that the target is validated (only ``-1`` and ``1``), shapes must match exactly, and a
-    zero vector has cosine 0 with zero gradient (torch adds ``1e-12`` to the squared norms).
+    that the target is validated (only ``-1`` and ``1``), shapes must match exactly, an exact
+    zero vector has cosine 0 with zero gradient (torch adds ``1e-12`` to the squared norms), and
+    the cosine is exact at every scale (see :func:`cosine_similarity_loss`; a NaN gives NaN).
     Reduced as described in *Reductions* (``docs/conventions.md``).
 
     **Gradient:** for $y = 1$ that of $1 - \cos$ (orthogonal to each vector, of size

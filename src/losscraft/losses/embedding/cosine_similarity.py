@@ -95,10 +95,14 @@ def cosine_similarity_loss(
 
     $$\ell_i = 1 - \cos(x_i, y_i) = 1 - \frac{x_i \cdot y_i}{\lVert x_i\rVert\,\lVert y_i\rVert}$$
 
-    A zero vector (norm at most ``1e-8``) has cosine 0 with every vector, so its loss is 1 with
-    zero gradient, instead of torch's clamped-denominator value. Reduced as described in
-    *Reductions* (``docs/conventions.md``). Equals
-    ``1 - torch.nn.functional.cosine_similarity(input, target, dim=-1)`` for non-zero vectors.
+    An exact zero vector has cosine 0 with every vector, so its loss is 1 with zero gradient,
+    instead of torch's clamped-denominator value; any other vector, however short or long, is
+    compared by direction (exact at every float32 scale, where torch's squared norms underflow
+    below ~1e-19 and overflow beyond ~1e19). A NaN gives NaN; a vector with one infinite entry
+    points along that axis (the limit). Reduced as described in *Reductions*
+    (``docs/conventions.md``). Equals
+    ``1 - torch.nn.functional.cosine_similarity(input, target, dim=-1)`` for non-zero vectors
+    of ordinary norms.
 
     **Gradient:** $\partial\ell/\partial x = -\bigl(\hat y - \cos(x, y)\,\hat x\bigr)/\lVert x\rVert$
     (hats: unit vectors): orthogonal to $x$, so it only rotates $x$; it grows like

@@ -150,9 +150,9 @@ def info_nce_loss(
 
     **Gradient:** $\partial\ell_k/\partial s_{kj} = (p_{kj} - \mathbb 1[j = k^+])/\tau$ with
     $p_k$ the softmax over $j \ne k$: bounded by $1/\tau$ per similarity; through the
-    normalisation it is orthogonal to each embedding and scales like $1/\lVert z\rVert$. A zero
-    embedding (norm at most ``1e-8``) receives gradient 0 and passes none on, so it cannot
-    produce inf/NaN.
+    normalisation it is orthogonal to each embedding and scales like $1/\lVert z\rVert$. An
+    exact zero embedding receives gradient 0 and passes none on, so it cannot produce inf/NaN;
+    any other embedding is normalised exactly at every scale, and a NaN makes the loss NaN.
 
     Args:
         input1: first views, embeddings of shape ``(N, D)``, floating point.

@@ -24,6 +24,8 @@ Strategies (``d`` is the distance matrix):
   is kept and there is no fallback.
 
 Mining is a selection, not a differentiable operation: it reads ``d`` without gradient.
+A NaN distance is never mined away: ``"hard"`` picks it (``argmax``/``argmin`` propagate
+NaN) and ``"semihard"`` keeps every triplet with a NaN, so a NaN embedding reaches the loss.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from ..._core.errors import LosscraftError
 from ..._core.numerics import safe_normalize
 from ._common import check_labels, safe_sqrt
 
-__all__ = ["DISTANCES", "STRATEGIES", "mine_triplets", "pair_masks", "pairwise_distances"]
+__all__ = ["DISTANCES", "STRATEGIES", "mine_triplets", "pair_masks", "pairwise_distances", "triplet_mask"]
 
 STRATEGIES = ("all", "hard", "semihard")
 """Mining strategies accepted by :func:`mine_triplets`."""
@@ -190,15 +192,39 @@ def mine_triplets(
         empty = torch.zeros(0, dtype=torch.long, device=dist.device)
         return empty, empty.clone(), empty.clone()
     if strategy == "hard":
-        eligible = pos.any(dim=1) & neg.any(dim=1)
-        hardest_p = torch.where(pos, d, torch.full_like(d, -float("inf"))).argmax(dim=1)
-        hardest_n = torch.where(neg, d, torch.full_like(d, float("inf"))).argmin(dim=1)
+        eligible, hardest_p, hardest_n = _hardest(d, pos, neg)
         a = eligible.nonzero().reshape(-1)
         return a, hardest_p[a], hardest_n[a]
+    a, p, ng = triplet_mask(d, pos, neg, strategy, margin).nonzero(as_tuple=True)
+    return a, p, ng
+
+
+def _hardest(d: Tensor, pos: Tensor, neg: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Anchors with a positive and a negative, their farthest positive and closest negative."""
+    eligible = pos.any(dim=1) & neg.any(dim=1)
+    hardest_p = torch.where(pos, d, torch.full_like(d, -float("inf"))).argmax(dim=1)
+    hardest_n = torch.where(neg, d, torch.full_like(d, float("inf"))).argmin(dim=1)
+    return eligible, hardest_p, hardest_n
+
+
+def triplet_mask(d: Tensor, pos: Tensor, neg: Tensor, strategy: str, margin: float | None = None) -> Tensor:
+    """The ``(N, N, N)`` boolean mask of the triplets ``(a, p, n)`` that ``strategy`` mines.
+
+    :func:`mine_triplets` lists its nonzero entries; the fixed-shape mask itself is what
+    ``torch.func.vmap`` can batch (no data-dependent shapes). ``d`` is the detached distance
+    matrix, ``pos``/``neg`` come from :func:`pair_masks`, and ``strategy``/``margin`` are
+    validated by the caller (``N >= 1``).
+    """
+    if strategy == "hard":
+        eligible, hardest_p, hardest_n = _hardest(d, pos, neg)
+        idx = torch.arange(d.shape[0], device=d.device)
+        is_p, is_n = idx == hardest_p.unsqueeze(1), idx == hardest_n.unsqueeze(1)
+        return eligible[:, None, None] & is_p.unsqueeze(2) & is_n.unsqueeze(1)
     mask = pos.unsqueeze(2) & neg.unsqueeze(1)
     if strategy == "semihard":
         d_ap = d.unsqueeze(2)
         d_an = d.unsqueeze(1)
-        mask &= (d_ap < d_an) & (d_an < d_ap + float(margin))  # type: ignore[arg-type]
-    a, p, ng = mask.nonzero(as_tuple=True)
-    return a, p, ng
+        # Written as "not outside the window": a NaN distance fails every comparison, so a
+        # triplet with a NaN is kept and its NaN reaches the loss instead of being dropped.
+        mask = mask & ~((d_ap >= d_an) | (d_an >= d_ap + float(margin)))  # type: ignore[arg-type]
+    return mask

@@ -131,9 +131,10 @@ def supcon_loss(
     ``logsumexp``; within 1% of float32 at $\tau = 0.01$.
 
     **Gradient:** $\partial\ell_i/\partial s_{ia} = \bigl(p_{ia} - \mathbb 1[a\in P(i)]/|P(i)|\bigr)/\tau$
-    ($p_i$ the softmax over $a \ne i$): bounded by $1/\tau$ per similarity. A zero embedding
-    (norm at most ``1e-8``) has cosine 0 with everything and receives gradient 0, so it
-    cannot produce inf/NaN.
+    ($p_i$ the softmax over $a \ne i$): bounded by $1/\tau$ per similarity. An exact zero
+    embedding has cosine 0 with everything and receives gradient 0, so it cannot produce
+    inf/NaN; any other embedding is normalised exactly at every scale, and a NaN makes the
+    loss NaN.
 
     Args:
         input: embeddings of shape ``(N, D)``, floating point.

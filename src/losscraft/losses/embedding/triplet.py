@@ -156,8 +156,9 @@ def triplet_loss(
 
     **Gradient:** $\nabla_a d(a, p) - \nabla_a d(a, n)$ etc. while the hinge is active, 0
     otherwise; Euclidean distance gradients are unit vectors (bounded). The distance has
-    gradient 0 (a subgradient) at zero distance (``anchor == positive``) and a zero vector
-    has cosine 0 with zero gradient, so degenerate triplets give finite gradients.
+    gradient 0 (a subgradient) at zero distance (``anchor == positive``) and an exact zero
+    vector has cosine 0 with zero gradient, so degenerate triplets give finite gradients.
+    Distances and cosines are exact at every scale; a NaN gives NaN.
 
     Args:
         anchor: embeddings of shape ``(*, D)``, floating point.

@@ -31,7 +31,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..._core.checks import check_floating, check_same_shape, compute_dtype, is_compiling, to_compute
+from ..._core.checks import (
+    check_floating,
+    check_same_shape,
+    compute_dtype,
+    fmt_got,
+    to_compute,
+    values_are_concrete,
+)
 from ..._core.errors import LosscraftError
 from ..._core.numerics import LOG2
 from ..._core.spec import Interval, Param
@@ -80,17 +87,13 @@ def check_greater_than(fn: str, name: str, x: Tensor, low: float, what: str = "v
     The strict counterpart of ``checks.check_finite_range`` (closed bounds), with the same
     message layout: ``msle_loss: 'input' must contain values > -1, got -1 (observed range ...)``.
     """
-    if is_compiling() or x.numel() == 0:
+    if x.numel() == 0 or not values_are_concrete(x):
         return
     xd = x.detach()
     bad = ~(xd > low)
     if bool(bad.any()):
-        first = xd[bad].flatten()[0].item()
-        lo, hi = torch.aminmax(torch.nan_to_num(xd.float(), nan=float("inf")))
-        raise LosscraftError(
-            f"{fn}: '{name}' must contain {what} > {low:g}, got {first:g} "
-            f"(observed range [{lo.item():g}, {hi.item():g}])"
-        )
+        got = fmt_got(xd, xd[bad].flatten()[0].item())  # counts NaN values, range of the others
+        raise LosscraftError(f"{fn}: '{name}' must contain {what} > {low:g}, {got}")
 
 
 # --------------------------------------------------------------------------- kernels

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NoReturn
 
 import torch
 import torch.nn.functional as F
@@ -11,10 +12,10 @@ from torch import Tensor, nn
 
 from ..._core.checks import check_floating, check_same_shape, compute_dtype, fmt_shape, to_compute
 from ..._core.checks import check_params as _check_params
-from ..._core.errors import LosscraftError
+from ..._core.errors import LosscraftError, refuse_torchscript
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
-from ..._core.registry import register
+from ..._core.registry import check_config_keys, register, register_composite
 from ..._core.sampling import real_pair_sample, residual_curve_call
 from ..._core.spec import (
     Curve,
@@ -29,6 +30,7 @@ from ..._core.spec import (
     TargetKind,
     Task,
 )
+from ...compose import Combinable
 from ._robust import SCALE_PARAM, log_partition, rho, rho_tensor_alpha, scaled_residual
 
 __all__ = ["AdaptiveBarronLoss", "BarronLoss", "barron_log_partition", "barron_loss"]
@@ -52,7 +54,7 @@ SPEC = LossSpec(
             "alpha",
             1.0,
             # Any real shape, and -inf (the Welsch limit); +inf (exp growth) is excluded.
-            Interval(-math.inf, math.inf, low_closed=True, high_closed=False),
+            Interval(-math.inf, math.inf, low_closed=True, high_closed=False, allow_inf=True),
             "shape: 2 = L2, 1 = Charbonnier, 0 = Cauchy, -2 = Geman-McClure, -inf = Welsch",
         ),
         SCALE_PARAM,
@@ -231,7 +233,7 @@ def _inv_softplus(y: float) -> float:
     return y + math.log(-math.expm1(-y))
 
 
-class AdaptiveBarronLoss(nn.Module):
+class AdaptiveBarronLoss(Combinable, nn.Module):
     r"""Barron's *adaptive* robust loss: shape $\alpha$ and scale $c$ are learned with the model.
 
     Use it when you do not know how heavy-tailed the residuals are: the optimiser moves
@@ -265,7 +267,9 @@ class AdaptiveBarronLoss(nn.Module):
     Module: ``input``/``target`` of the same shape (never broadcast), per-element ``weight``
     and the ``reduction`` of *Reductions* (``docs/conventions.md``); half-precision inputs are
     computed in float32. It is not a registry entry (its state is learned, not configured),
-    and it needs the optimiser to see its parameters.
+    and it needs the optimiser to see its parameters. :meth:`get_config` gives the
+    constructor arguments and ``losscraft.build(config)`` makes a fresh Module from them (the
+    learned $\alpha$ and $c$ are state: restore them with ``load_state_dict``).
 
     **Gradient:** w.r.t. the prediction as in :func:`barron_loss`; w.r.t. $\alpha$ and $c$
     through $f$, $\log c$ and the spline of $\log Z$ (whose slope grows like
@@ -423,6 +427,52 @@ class AdaptiveBarronLoss(nn.Module):
         check_weight(fn, weight, values.shape)
         return reduce(values, self.reduction, weight)
 
+    def get_config(self) -> dict[str, Any]:
+        """The constructor arguments as plain data; ``losscraft.build(config)`` inverts it.
+
+        The learned shape and scale are not configuration: they live in ``state_dict``.
+        """
+        return {
+            "name": CONFIG_NAME,
+            "num_dims": self.num_dims,
+            "alpha_lo": self.alpha_lo,
+            "alpha_hi": self.alpha_hi,
+            "alpha_init": self.alpha_init,
+            "scale_lo": self.scale_lo,
+            "scale_init": self.scale_init,
+            "reduction": self.reduction,
+        }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> AdaptiveBarronLoss:
+        """Inverse of :meth:`get_config` (the ``name`` key is optional and checked).
+
+        Raises:
+            LosscraftError: an unknown key (named, with the valid ones), another loss's
+            ``name`` or a value the constructor rejects.
+        """
+        keys = (
+            "name",
+            "num_dims",
+            "alpha_lo",
+            "alpha_hi",
+            "alpha_init",
+            "scale_lo",
+            "scale_init",
+            "reduction",
+        )
+        cfg = check_config_keys("AdaptiveBarronLoss.from_config", config, optional=keys)
+        name = cfg.pop("name", CONFIG_NAME)
+        if name != CONFIG_NAME:
+            raise LosscraftError(
+                f"AdaptiveBarronLoss.from_config: config is for {name!r}, not {CONFIG_NAME!r}"
+            )
+        return cls(**cfg)
+
+    def __prepare_scriptable__(self) -> NoReturn:
+        """``torch.jit.script`` calls this first: a clear error instead of torch's."""
+        refuse_torchscript(self)
+
     def extra_repr(self) -> str:
         """Bounds, initial values and the reduction."""
         return (
@@ -430,3 +480,7 @@ class AdaptiveBarronLoss(nn.Module):
             f"alpha_init={self.alpha_init:g}, scale_lo={self.scale_lo:g}, "
             f"scale_init={self.scale_init:g}, reduction={self.reduction!r}"
         )
+
+
+CONFIG_NAME = "adaptive_barron"  # the name in its get_config(); not a registry entry
+register_composite(CONFIG_NAME, AdaptiveBarronLoss.from_config)

@@ -207,11 +207,12 @@ def gaussian_nll_loss(
     dt = compute_dtype(input, target, v)
     x, y = to_compute(input, dt), to_compute(target, dt)
     check_finite_range(fn, "var", v, 0.0, math.inf, "variances")
-    # torch's clamp, verbatim: in-place on our own copy under no_grad, so the forward pass
-    # uses max(var, eps) while the gradient flows through unchanged.
+    # torch's clamp: in place on our own copy under no_grad, so the forward pass uses
+    # max(var, eps) while the gradient flows through unchanged. copy_ of a clamped copy rather
+    # than clamp_, which has no vmap batching rule (a slow fallback and a warning).
     v = to_compute(v, dt).clone()
     with torch.no_grad():
-        v.clamp_(min=eps)
+        v.copy_(v.clamp(min=eps))
     r = x - y
     values = 0.5 * (torch.log(v) + r * r / v)
     if full:

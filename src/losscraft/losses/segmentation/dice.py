@@ -9,7 +9,15 @@ from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
 from ..._core.spec import Curve, Family, InputKind, LossSpec, Property, Ref, TargetKind, Task
-from ._common import NONE_SHAPE, make_curve, overlap_params, overlap_sample, overlap_sums, safe_ratio
+from ._common import (
+    DML_REF,
+    NONE_SHAPE,
+    make_curve,
+    overlap_params,
+    overlap_sample,
+    overlap_sums,
+    safe_ratio,
+)
 
 SPEC = LossSpec(
     name="dice",
@@ -31,7 +39,10 @@ SPEC = LossSpec(
             Property.HANDLES_IMBALANCE,
         }
     ),
-    formula=(r"\ell_{n,c} = 1 - \frac{2\sum_i p_{nci}\,g_{nci} + s}{\sum_i p_{nci} + \sum_i g_{nci} + s}"),
+    formula=(
+        r"\ell_{n,c} = 1 - \frac{2\sum_i \min(p_{nci}, g_{nci}) + s}{\sum_i p_{nci} + \sum_i g_{nci} + s}"
+        r" = \frac{\sum_i |p_{nci} - g_{nci}|}{\sum_i p_{nci} + \sum_i g_{nci} + s}"
+    ),
     summary="Soft Dice (F1) overlap per image and class on logits; insensitive to the background size.",
     references=(
         Ref(
@@ -49,6 +60,7 @@ SPEC = LossSpec(
             2020,
             "https://doi.org/10.1109/TMI.2020.3002417",
         ),
+        DML_REF,
     ),
     sample=overlap_sample,
     curve=Curve("logit", (-6.0, 6.0), make_curve("dice_loss")),
@@ -82,13 +94,24 @@ def dice_loss(
     background, but the gradient is noisy for tiny structures; combine it with BCE/CE
     (e.g. ``DiceLoss() + BCEWithLogitsLoss()``) for stable training.
 
-    $$\ell_{n,c} = 1 - \frac{2\sum_i p_{n,c,i}\,g_{n,c,i} + s}
-    {\sum_i p_{n,c,i} + \sum_i g_{n,c,i} + s}$$
+    $$\ell_{n,c} = 1 - \frac{2\sum_i \min(p_{n,c,i}, g_{n,c,i}) + s}
+    {\sum_i p_{n,c,i} + \sum_i g_{n,c,i} + s}
+    = \frac{\sum_i |p_{n,c,i} - g_{n,c,i}|}{\sum_i p_{n,c,i} + \sum_i g_{n,c,i} + s}$$
 
     where $i$ runs over the spatial positions that are not ignored, $p$ is the predicted
     probability (sigmoid of the logit for ``"binary"``/``"multilabel"``, softmax over dim 1 for
     ``"multiclass"``), $g$ the target (the indicator $[t_i = c]$ in multiclass mode) and $s$ =
-    ``smooth``. The denominator is linear ($\sum p + \sum g$, as in MONAI and
+    ``smooth``.
+
+    Soft targets (label smoothing, mixup, averaged annotations): the intersection is
+    $\sum_i \min(p_i, g_i)$, the Dice semimetric loss (DML) of Wang et al. (2023). On hard
+    targets $g_i \in \{0, 1\}$, $\min(p_i, g_i) = p_i g_i$ exactly, so this *is* the usual soft
+    Dice $1 - (2\sum p g + s)/(\sum p + \sum g + s)$ (same values, bit for bit, and the same
+    gradient with respect to the logits); on soft targets the product form is not minimised at
+    the target ($p = g = 0.5$ everywhere gives about 0.5 for it, against 0 here), while this loss
+    is 0 exactly when $p = g$ and positive otherwise, since its numerator is
+    $\|p - g\|_1$. The gradient with respect to a differentiable target follows $\min$.
+    The denominator is linear ($\sum p + \sum g$, as in MONAI and
     segmentation_models_pytorch), not V-Net's squared $\sum p^2 + \sum g^2$. With
     ``aggregate="batch"`` the sums also run over the batch, giving one value per class.
     ``"mean"`` averages over all (sample, class) entries, i.e. a macro average over classes;
@@ -100,9 +123,11 @@ def dice_loss(
     scores 1 (loss 0). Entries whose positions are all ``ignore_index`` are excluded from
     ``"mean"`` and are 0 under ``"none"``/``"sum"`` (zero gradient).
 
-    **Gradient:** with $I = \sum_i p_i g_i$ and $S = \sum_i p_i + \sum_i g_i$ (one image
-    and class), $\partial \ell / \partial p_i = \big(2I + s - 2 g_i (S + s)\big) / (S + s)^2$,
-    times the sigmoid/softmax Jacobian: it couples all positions of an image.
+    **Gradient:** with $I = \sum_i \min(p_i, g_i)$ and $S = \sum_i p_i + \sum_i g_i$ (one
+    image and class), $\partial \ell / \partial p_i = \big(2I + s - 2 [p_i \le g_i] (S + s)\big)
+    / (S + s)^2$ ($[p_i \le g_i] = g_i$ on hard targets), times the sigmoid/softmax Jacobian: it
+    couples all positions of an image. On soft targets it jumps where $p_i$ crosses $g_i$ (the
+    kink of $|p_i - g_i|$ at the minimum).
     For ``smooth > 0`` a false positive on an empty image still gets $s / (\sum p + s)^2 > 0$;
     with ``smooth=0`` the loss of an empty image is constant 1 and its gradient vanishes.
 
@@ -115,7 +140,8 @@ def dice_loss(
         input: logits. ``"binary"``: ``(N, *)`` or ``(N, 1, *)``; ``"multiclass"`` and
             ``"multilabel"``: ``(N, C, *)``. Floating point.
         target: ``"binary"``/``"multilabel"``: same shape as ``input``, floating point with
-            values in [0, 1] (soft masks allowed) or ``ignore_index``; ``"multiclass"``:
+            values in [0, 1] (soft targets allowed: the loss is 0 exactly at $p = g$) or
+            ``ignore_index``; ``"multiclass"``:
             integer class indices of shape ``(N, *)`` in ``[0, C)`` or ``ignore_index``.
         mode: ``"binary"`` (default), ``"multiclass"`` or ``"multilabel"``.
         smooth: $s \ge 0$, added to numerator and denominator. Default 1.0 (one pixel's
@@ -138,7 +164,8 @@ def dice_loss(
 
     Raises:
         LosscraftError: wrong shapes for the mode, non-floating input, non-integer or
-        out-of-range class indices, binary/multilabel targets outside [0, 1], bad ``mode``,
+        out-of-range class indices, a single channel (C = 1) with ``mode="multiclass"``
+        (use ``mode="binary"``), binary/multilabel targets outside [0, 1], bad ``mode``,
         ``smooth``, ``ignore_index``, ``aggregate``, ``weight`` or ``reduction``.
 
     Examples:
@@ -150,11 +177,16 @@ def dice_loss(
         >>> x = torch.tensor([[[2.0, 0.0, -1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 3.0]]])  # (1, C=3, 3)
         >>> LF.dice_loss(x, torch.tensor([[0, 1, 2]]), mode="multiclass", reduction="none")
         tensor([[0.1254, 0.2136, 0.0996]])
+        >>> soft = torch.tensor([[0.2, 0.7, 0.5]])  # e.g. averaged annotations
+        >>> LF.dice_loss(torch.logit(soft), soft) < 1e-6  # minimised at the soft target
+        tensor(True)
 
     References:
         Milletari, Navab & Ahmadi (2016), *V-Net*, 3DV (soft Dice); Eelbode et al. (2020),
         *Optimization for Medical Image Segmentation: Theory and Practice When Evaluating
-        With Dice Score or Jaccard Index*, IEEE TMI.
+        With Dice Score or Jaccard Index*, IEEE TMI; Wang, Popordanoska, Bertels, Lemmens &
+        Blaschko (2023), *Dice Semimetric Losses: Optimizing the Dice Score with Soft Labels*,
+        MICCAI (soft targets).
     """
     fn = "dice_loss"
     check_floating(fn, "input", input)
@@ -170,10 +202,11 @@ def dice_loss(
     )
     s = overlap_sums(fn, input, target, mode=mode, ignore_index=ignore_index, aggregate=aggregate)
     check_weight(fn, weight, s.inter.shape)
-    # 1 - D = (Σp + Σg - 2Σpg) / (Σp + Σg + s), written as err / (err + 2Σpg + s): no
-    # cancellation in 1 - D near a perfect score, and 0 <= loss <= 1 even after rounding.
+    # 1 - D = Σ|p - g| / (Σp + Σg + s) with Σ|p - g| = Σp + Σg - 2Σmin(p, g), written as
+    # err / (err + 2Σmin + s): no cancellation in 1 - D near a perfect score, and
+    # 0 <= loss <= 1 even after rounding.
     err = (s.psum + s.gsum - 2.0 * s.inter).clamp_min(0.0)
-    loss = safe_ratio(err, err + 2.0 * s.inter + smooth)  # 0/0 (smooth=0, both empty) -> 0
+    loss = safe_ratio(err, err + 2.0 * s.inter + smooth)  # 0/0 (smooth=0, both empty) -> 0; NaN stays
     return reduce(loss, reduction, weight, s.mask)
 
 

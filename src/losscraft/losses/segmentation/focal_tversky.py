@@ -24,6 +24,7 @@ from ..._core.spec import (
     Task,
 )
 from ._common import (
+    DML_REF,
     NONE_SHAPE,
     make_curve,
     overlap_sample,
@@ -65,7 +66,8 @@ SPEC = LossSpec(
     ),
     formula=(
         r"\ell_{n,c} = \bigl(1 - TI_{n,c}\bigr)^{1/\gamma},\quad "
-        r"TI = \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s}"
+        r"TI = \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s},\quad "
+        r"TP = \sum_i \min(p_i, g_i),\ FP = \sum_i (p_i - g_i)_+,\ FN = \sum_i (g_i - p_i)_+"
     ),
     summary="Focal Tversky loss on logits: (1 - Tversky index)^(1/gamma) per image and class.",
     references=(
@@ -77,6 +79,7 @@ SPEC = LossSpec(
             "https://arxiv.org/abs/1810.07842",
         ),
         SALEHI,
+        DML_REF,
     ),
     sample=overlap_sample,
     curve=Curve("logit", (-6.0, 6.0), make_curve("focal_tversky_loss"), label="foreground pixel"),
@@ -134,8 +137,10 @@ def focal_tversky_loss(
     $$\ell_{n,c} = \bigl(1 - TI_{n,c}\bigr)^{1/\gamma},\qquad
     TI_{n,c} = \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s}$$
 
-    with $TP, FP, FN$ the soft counts of image $n$ and class $c$ as in :func:`tversky_loss`
-    ($\alpha$ weights false positives, $\beta$ false negatives). This is the paper's form
+    with $TP = \sum_i \min(p_i, g_i)$, $FP = \sum_i (p_i - g_i)_+$, $FN = \sum_i (g_i - p_i)_+$
+    the soft counts of image $n$ and class $c$ as in :func:`tversky_loss` ($\alpha$ weights
+    false positives, $\beta$ false negatives): Salehi et al.'s products on hard targets (same
+    values bit for bit), and 0 exactly at a soft target (Wang et al. 2023's semimetric form). This is the paper's form
     $(1 - TI)^{1/\gamma}$ with $\gamma = 4/3$; many codes write $(1 - TI)^{\gamma'}$ with
     $\gamma' = 0.75$, the same thing. The paper sums over classes; here ``"mean"`` averages
     over all (sample, class) entries like Dice (``"sum"`` is the paper's sum for one image).
@@ -159,7 +164,8 @@ def focal_tversky_loss(
         input: logits. ``"binary"``: ``(N, *)`` or ``(N, 1, *)``; ``"multiclass"`` and
             ``"multilabel"``: ``(N, C, *)``. Floating point.
         target: ``"binary"``/``"multilabel"``: same shape as ``input``, floating point with
-            values in [0, 1] (soft masks allowed) or ``ignore_index``; ``"multiclass"``:
+            values in [0, 1] (soft targets allowed: the loss is 0 exactly at $p = g$) or
+            ``ignore_index``; ``"multiclass"``:
             integer class indices of shape ``(N, *)`` in ``[0, C)`` or ``ignore_index``.
         mode: ``"binary"`` (default), ``"multiclass"`` or ``"multilabel"``.
         alpha: weight $\alpha \ge 0$ of the false positives. Default 0.3.
@@ -181,7 +187,8 @@ def focal_tversky_loss(
 
     Raises:
         LosscraftError: wrong shapes for the mode, non-floating input, non-integer or
-        out-of-range class indices, binary/multilabel targets outside [0, 1], bad ``mode``,
+        out-of-range class indices, a single channel (C = 1) with ``mode="multiclass"``
+        (use ``mode="binary"``), binary/multilabel targets outside [0, 1], bad ``mode``,
         ``alpha``, ``beta``, ``gamma``, ``smooth``, ``ignore_index``, ``aggregate``,
         ``weight`` or ``reduction``.
 

@@ -25,7 +25,7 @@ from ..._core.spec import (
     TargetKind,
     Task,
 )
-from ._common import make_curve, overlap_params, overlap_sample, overlap_sums, safe_ratio
+from ._common import DML_REF, make_curve, overlap_params, overlap_sample, overlap_sums, safe_ratio
 
 WEIGHT_TYPES = ("square", "simple", "uniform")
 _BASE = overlap_params()  # mode, smooth, ignore_index, aggregate
@@ -67,7 +67,7 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_n = 1 - \frac{2\sum_c w_{nc}\sum_i p_{nci} g_{nci} + s}"
+        r"\ell_n = 1 - \frac{2\sum_c w_{nc}\sum_i \min(p_{nci}, g_{nci}) + s}"
         r"{\sum_c w_{nc}\sum_i (p_{nci} + g_{nci}) + s},\quad w_{nc} = \Bigl(\sum_i g_{nci}\Bigr)^{-2}"
     ),
     summary="Generalized Dice on logits: one overlap score per image over all classes, 1/volume^2 weights.",
@@ -86,6 +86,7 @@ SPEC = LossSpec(
             2006,
             "https://doi.org/10.1109/TMI.2006.880587",
         ),
+        DML_REF,
     ),
     sample=overlap_sample,
     curve=Curve(
@@ -155,7 +156,7 @@ def generalized_dice_loss(
     the inverse of its squared target volume, so a 50-voxel lesion and a 10^6-voxel
     background contribute comparably and an absent class does not make the average jump.
 
-    $$\ell_n = 1 - \frac{2\sum_c w_{n,c}\sum_i p_{n,c,i}\,g_{n,c,i} + s}
+    $$\ell_n = 1 - \frac{2\sum_c w_{n,c}\sum_i \min(p_{n,c,i}, g_{n,c,i}) + s}
     {\sum_c w_{n,c}\sum_i (p_{n,c,i} + g_{n,c,i}) + s},\qquad
     w_{n,c} = \Bigl(\sum_i g_{n,c,i}\Bigr)^{-2}$$
 
@@ -170,6 +171,11 @@ def generalized_dice_loss(
     volumes and sums run over the whole batch (one score per batch). Reduced as described in
     *Reductions* (``docs/conventions.md``): ``"mean"`` averages the per-image scores.
 
+    Soft targets: the intersection is $\min(p, g)$ as in :func:`dice_loss` (the Dice
+    semimetric loss of Wang et al. 2023): the product $p g$ exactly on hard targets, and on
+    soft targets the numerator of the loss is $\sum_c w_c \|p_c - g_c\|_1$, 0 exactly at
+    $p = g$.
+
     Absent classes: $V = 0$ would give an infinite weight. As in MONAI, such a class gets
     the largest finite weight of its image (so predicting it is still penalised); an image
     with no present class at all (an empty binary mask) uses weight 1, the weight of a
@@ -181,14 +187,15 @@ def generalized_dice_loss(
 
     **Gradient:** with $A = \sum_c w_c I_c$ and $B = \sum_c w_c S_c$ ($I$ the soft
     intersection, $S = \sum p + \sum g$), $\partial\ell/\partial p_{c,i} = w_c\,\big(2A + s
-    - 2 g_{c,i} (B + s)\big)/(B + s)^2$, times the sigmoid/softmax Jacobian: a small class
+    - 2 [p_{c,i} \le g_{c,i}] (B + s)\big)/(B + s)^2$ ($= g_{c,i}$ on hard targets), times the sigmoid/softmax Jacobian: a small class
     gets a large weight and hence a large gradient; bounded for ``smooth > 0``.
 
     Args:
         input: logits. ``"binary"``: ``(N, *)`` or ``(N, 1, *)``; ``"multiclass"`` and
             ``"multilabel"``: ``(N, C, *)``. Floating point.
         target: ``"binary"``/``"multilabel"``: same shape as ``input``, floating point with
-            values in [0, 1] (soft masks allowed) or ``ignore_index``; ``"multiclass"``:
+            values in [0, 1] (soft targets allowed: the loss is 0 exactly at $p = g$) or
+            ``ignore_index``; ``"multiclass"``:
             integer class indices of shape ``(N, *)`` in ``[0, C)`` or ``ignore_index``.
         mode: ``"binary"`` (default), ``"multiclass"`` or ``"multilabel"``.
         weight_type: ``"square"`` (default), ``"simple"`` or ``"uniform"``.
@@ -209,7 +216,8 @@ def generalized_dice_loss(
 
     Raises:
         LosscraftError: wrong shapes for the mode, non-floating input, non-integer or
-        out-of-range class indices, binary/multilabel targets outside [0, 1], bad ``mode``,
+        out-of-range class indices, a single channel (C = 1) with ``mode="multiclass"``
+        (use ``mode="binary"``), binary/multilabel targets outside [0, 1], bad ``mode``,
         ``weight_type``, ``smooth``, ``ignore_index``, ``aggregate``, ``weight`` or
         ``reduction``.
 

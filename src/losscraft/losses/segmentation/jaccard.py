@@ -9,7 +9,15 @@ from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
 from ..._core.spec import Curve, Family, InputKind, LossSpec, Property, Ref, TargetKind, Task
-from ._common import NONE_SHAPE, make_curve, overlap_params, overlap_sample, overlap_sums, safe_ratio
+from ._common import (
+    JML_REF,
+    NONE_SHAPE,
+    make_curve,
+    overlap_params,
+    overlap_sample,
+    overlap_sums,
+    safe_ratio,
+)
 
 SPEC = LossSpec(
     name="jaccard",
@@ -32,10 +40,13 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_{n,c} = 1 - \frac{\sum_i p_{nci}\,g_{nci} + s}"
-        r"{\sum_i p_{nci} + \sum_i g_{nci} - \sum_i p_{nci}\,g_{nci} + s}"
+        r"\ell_{n,c} = 1 - \frac{I_{nc} + s}{\sum_i p_{nci} + \sum_i g_{nci} - I_{nc} + s},\quad "
+        r"I_{nc} = \sum_i \min(p_{nci}, g_{nci})"
     ),
-    summary="Soft Jaccard / IoU overlap per image and class on logits; 1 - IoU with a product t-norm.",
+    summary=(
+        "Soft Jaccard / IoU overlap per image and class on logits; 1 - IoU with a min intersection "
+        "(the product on hard targets), zero at a soft target."
+    ),
     references=(
         Ref(
             "M. A. Rahman, Y. Wang",
@@ -52,6 +63,7 @@ SPEC = LossSpec(
             2020,
             "https://doi.org/10.1109/TMI.2020.3002417",
         ),
+        JML_REF,
     ),
     sample=overlap_sample,
     curve=Curve("logit", (-6.0, 6.0), make_curve("jaccard_loss")),
@@ -79,18 +91,26 @@ def jaccard_loss(
 ) -> Tensor:
     r"""Soft Jaccard (IoU) loss on logits, per image (or per batch) and class.
 
-    Optimises intersection over union with the product as soft intersection. Like Dice it
-    weighs every class equally whatever its volume; it is stricter on partial overlap (for
-    ``smooth=0``, $J = D / (2 - D)$). Combine with BCE/CE for stable training.
+    Optimises intersection over union with a soft intersection. Like Dice it weighs every
+    class equally whatever its volume; it is stricter on partial overlap (for ``smooth=0``,
+    $J = D / (2 - D)$). Combine with BCE/CE for stable training.
 
-    $$\ell_{n,c} = 1 - \frac{\sum_i p_{n,c,i}\,g_{n,c,i} + s}
-    {\sum_i p_{n,c,i} + \sum_i g_{n,c,i} - \sum_i p_{n,c,i}\,g_{n,c,i} + s}$$
+    $$\ell_{n,c} = 1 - \frac{I + s}{\sum_i p_{n,c,i} + \sum_i g_{n,c,i} - I + s}
+    = \frac{\sum_i |p_{n,c,i} - g_{n,c,i}|}{\sum_i p_{n,c,i} + \sum_i g_{n,c,i} - I + s},
+    \quad I = \sum_i \min(p_{n,c,i}, g_{n,c,i})$$
 
     where $i$ runs over the spatial positions that are not ignored, $p$ is the predicted
     probability (sigmoid of the logit for ``"binary"``/``"multilabel"``, softmax over dim 1 for
     ``"multiclass"``), $g$ the target (the indicator $[t_i = c]$ in multiclass mode) and $s$ =
     ``smooth``. This is segmentation_models_pytorch's soft Jaccard; MONAI's
     ``DiceLoss(jaccard=True)`` computes $(2I + s)/(2U + s)$, i.e. ours with ``smooth`` = $s/2$.
+
+    Soft targets: $\min(p_i, g_i)$ is the Jaccard metric loss (JML) of Wang, Ning & Blaschko
+    (2023), $1 - (\|p\|_1 + \|g\|_1 - \|p - g\|_1)/(\|p\|_1 + \|g\|_1 + \|p - g\|_1)$
+    at ``smooth=0``. On hard targets $g_i \in \{0, 1\}$, $\min(p_i, g_i) = p_i g_i$ exactly:
+    the usual product-intersection soft Jaccard, same values bit for bit and the same gradient
+    with respect to the logits. On soft targets it is 0 exactly when $p = g$ and positive
+    otherwise (the product form is not minimised at the target).
     With ``aggregate="batch"`` the sums also run over the batch, giving one value per class.
     ``"mean"`` averages over all (sample, class) entries, i.e. a macro average over classes;
     reduced as described in *Reductions* (``docs/conventions.md``).
@@ -101,9 +121,10 @@ def jaccard_loss(
     scores 1 (loss 0). Entries whose positions are all ``ignore_index`` are excluded from
     ``"mean"`` and are 0 under ``"none"``/``"sum"`` (zero gradient).
 
-    **Gradient:** with $I = \sum_i p_i g_i$ and $U = \sum_i p_i + \sum_i g_i - I$ (one image
-    and class), $\partial \ell / \partial p_i = \big((I + s)(1 - g_i) - g_i (U + s)\big) /
-    (U + s)^2$, times the sigmoid/softmax Jacobian: it couples all positions of an image. For
+    **Gradient:** with $I = \sum_i \min(p_i, g_i)$, $U = \sum_i p_i + \sum_i g_i - I$ and
+    $m_i = [p_i \le g_i]$ ($= g_i$ on hard targets; one image and class),
+    $\partial \ell / \partial p_i = \big((I + s)(1 - m_i) - m_i (U + s)\big) / (U + s)^2$,
+    times the sigmoid/softmax Jacobian: it couples all positions of an image. For
     ``smooth > 0`` a false positive on an empty image still gets $s / (\sum p + s)^2 > 0$;
     with ``smooth=0`` the loss of an empty image is constant 1 and its gradient vanishes.
 
@@ -116,7 +137,8 @@ def jaccard_loss(
         input: logits. ``"binary"``: ``(N, *)`` or ``(N, 1, *)``; ``"multiclass"`` and
             ``"multilabel"``: ``(N, C, *)``. Floating point.
         target: ``"binary"``/``"multilabel"``: same shape as ``input``, floating point with
-            values in [0, 1] (soft masks allowed) or ``ignore_index``; ``"multiclass"``:
+            values in [0, 1] (soft targets allowed: the loss is 0 exactly at $p = g$) or
+            ``ignore_index``; ``"multiclass"``:
             integer class indices of shape ``(N, *)`` in ``[0, C)`` or ``ignore_index``.
         mode: ``"binary"`` (default), ``"multiclass"`` or ``"multilabel"``.
         smooth: $s \ge 0$, added to numerator and denominator. Default 1.0 (one pixel's
@@ -139,7 +161,8 @@ def jaccard_loss(
 
     Raises:
         LosscraftError: wrong shapes for the mode, non-floating input, non-integer or
-        out-of-range class indices, binary/multilabel targets outside [0, 1], bad ``mode``,
+        out-of-range class indices, a single channel (C = 1) with ``mode="multiclass"``
+        (use ``mode="binary"``), binary/multilabel targets outside [0, 1], bad ``mode``,
         ``smooth``, ``ignore_index``, ``aggregate``, ``weight`` or ``reduction``.
 
     Examples:
@@ -156,7 +179,8 @@ def jaccard_loss(
         Rahman & Wang (2016), *Optimizing Intersection-Over-Union in Deep Neural Networks for
         Image Segmentation*, ISVC; Eelbode et al. (2020), *Optimization for Medical Image
         Segmentation: Theory and Practice When Evaluating With Dice Score or Jaccard Index*,
-        IEEE TMI.
+        IEEE TMI; Wang, Ning & Blaschko (2023), *Jaccard Metric Losses: Optimizing the Jaccard
+        Index with Soft Labels*, NeurIPS (soft targets).
     """
     fn = "jaccard_loss"
     check_floating(fn, "input", input)
@@ -172,8 +196,9 @@ def jaccard_loss(
     )
     s = overlap_sums(fn, input, target, mode=mode, ignore_index=ignore_index, aggregate=aggregate)
     check_weight(fn, weight, s.inter.shape)
-    # 1 - J = (Σp + Σg - 2Σpg) / (Σp + Σg - Σpg + s), written as err / (err + Σpg + s): no
-    # cancellation in 1 - J near a perfect score, and 0 <= loss <= 1 even after rounding.
+    # 1 - J = Σ|p - g| / (Σp + Σg - Σmin(p, g) + s) with Σ|p - g| = Σp + Σg - 2Σmin(p, g),
+    # written as err / (err + Σmin + s): no cancellation in 1 - J near a perfect score, and
+    # 0 <= loss <= 1 even after rounding.
     err = (s.psum + s.gsum - 2.0 * s.inter).clamp_min(0.0)
     loss = safe_ratio(err, err + s.inter + smooth)  # 0/0 (smooth=0, both empty) -> 0
     return reduce(loss, reduction, weight, s.mask)

@@ -15,8 +15,8 @@ from ..._core.checks import (
     check_values_in,
     compute_dtype,
     fmt_shape,
-    is_compiling,
     to_compute,
+    values_are_concrete,
 )
 from ..._core.errors import LosscraftError
 from ..._core.module import LossModule
@@ -87,7 +87,7 @@ def _check_binary_labels(fn: str, input: Tensor, target: Tensor, ignore_index: i
     if target.is_complex():
         raise LosscraftError(f"{fn}: 'target' must be a real tensor of {{0, 1}} labels, got {target.dtype}")
     check_same_shape(fn, input, target)
-    if is_compiling() or target.numel() == 0:
+    if target.numel() == 0 or not values_are_concrete(target):
         return
     t = target.detach()
     if ignore_index is not None:

@@ -176,9 +176,9 @@ def lovasz_softmax_loss(
         inputs (computed in float32).
 
     Raises:
-        LosscraftError: wrong shapes, non-floating input, non-integer or out-of-range class
-        indices, bad ``classes``, ``ignore_index``, ``aggregate``, ``weight`` or
-        ``reduction``.
+        LosscraftError: wrong shapes, non-floating input, a single channel (C = 1: use
+        :func:`lovasz_hinge_loss`), non-integer or out-of-range class indices, bad
+        ``classes``, ``ignore_index``, ``aggregate``, ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch
@@ -200,14 +200,25 @@ def lovasz_softmax_loss(
         SPEC,
         {"classes": classes, "ignore_index": ignore_index, "aggregate": aggregate, "reduction": reduction},
     )
-    n, c, npos = check_multiclass(fn, input, target, ignore_index)
+    n, c, npos = check_multiclass(
+        fn,
+        input,
+        target,
+        ignore_index,
+        "for one foreground channel use lovasz_hinge_loss",
+        "a softmax over the classes",
+    )
     dt = compute_dtype(input)
-    logp = torch.log_softmax(to_compute(input, dt).reshape(n, c, npos), dim=1)
+    x = to_compute(input, dt).reshape(n, c, npos)
     t = target.detach().reshape(n, 1, npos).long()
     valid = None
     if ignore_index is not None:
         valid = t != ignore_index
         t = torch.where(valid, t, torch.zeros_like(t))
+        # An ignored pixel's logits (even NaN, ignored as in torch's cross_entropy) must not
+        # reach the log-softmax, whose backward would turn their zero gradient into NaN.
+        x = torch.where(valid, x, x.new_zeros(()))
+    logp = torch.log_softmax(x, dim=1)
     # (N, C, P) boolean class indicator: the per-class errors and the sort are O(N·C·P) anyway.
     fg = t == torch.arange(c, device=t.device).reshape(1, c, 1)
     errors = torch.where(fg, -torch.expm1(logp), logp.exp())

@@ -24,6 +24,7 @@ from ..._core.spec import (
     Task,
 )
 from ._common import (
+    DML_REF,
     NONE_SHAPE,
     make_curve,
     overlap_params,
@@ -84,10 +85,10 @@ SPEC = LossSpec(
     ),
     formula=(
         r"\ell_{n,c} = 1 - \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s},\quad "
-        r"TP = \sum_i p_i g_i,\ FP = \sum_i p_i (1 - g_i),\ FN = \sum_i (1 - p_i)\,g_i"
+        r"TP = \sum_i \min(p_i, g_i),\ FP = \sum_i (p_i - g_i)_+,\ FN = \sum_i (g_i - p_i)_+"
     ),
     summary="Tversky loss on logits: Dice with alpha weighting false positives and beta false negatives.",
-    references=(SALEHI,),
+    references=(SALEHI, DML_REF),
     sample=overlap_sample,
     curve=Curve("logit", (-6.0, 6.0), make_curve("tversky_loss"), label="foreground pixel"),
     more_curves=(
@@ -150,7 +151,7 @@ def tversky_loss(
     smoothing, ``ignore_index`` and aggregation as :func:`dice_loss`.
 
     $$\ell_{n,c} = 1 - \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s},\quad
-    TP = \sum_i p_i g_i,\ FP = \sum_i p_i (1 - g_i),\ FN = \sum_i (1 - p_i)\, g_i$$
+    TP = \sum_i \min(p_i, g_i),\ FP = \sum_i (p_i - g_i)_+,\ FN = \sum_i (g_i - p_i)_+$$
 
     per image $n$ and class $c$, where $i$ runs over the spatial positions that are not
     ignored, $p$ is the predicted probability (sigmoid of the logit for
@@ -160,6 +161,16 @@ def tversky_loss(
     negatives; Keras/TensorFlow-style code often swaps the two. ``"mean"`` averages over all
     (sample, class) entries (a macro average over classes); reduced as described in
     *Reductions* (``docs/conventions.md``).
+
+    Soft targets: the counts split the $L^1$ distance of the Dice semimetric loss (Wang et
+    al. 2023) into over- and under-prediction, $\|p - g\|_1 = FP + FN$, with
+    $TP = \sum_i \min(p_i, g_i)$ the part both share. On hard targets $g_i \in \{0, 1\}$ these
+    are exactly Salehi et al.'s $\sum_i p_i g_i$, $\sum_i p_i (1 - g_i)$ and
+    $\sum_i (1 - p_i) g_i$ (same values bit for bit, same gradient with respect to the
+    logits); on soft targets the loss is 0 exactly when $p = g$ (for $\alpha, \beta > 0$) and
+    positive otherwise, and the relations below hold as well ($\alpha = \beta = \tfrac12$ is
+    the Dice semimetric loss, $\alpha = \beta = 1$ the Jaccard metric loss). The product form
+    is not minimised at a soft target.
 
     Relations (tested): $\alpha = \beta = 1$ is :func:`jaccard_loss` with the same ``smooth``;
     $\alpha = \beta = \tfrac12$ is :func:`dice_loss` with ``smooth`` $= 2s$, because the
@@ -171,9 +182,9 @@ def tversky_loss(
     and prediction are both exactly empty scores 0; entries whose positions are all
     ``ignore_index`` are excluded from ``"mean"`` (0 under ``"none"``/``"sum"``).
 
-    **Gradient:** with $E = \alpha FP + \beta FN$ and $D = TP + E + s$,
-    $\partial \ell/\partial p_i = \big(\alpha (1 - g_i) - \beta g_i\big)/D
-    - E\,\big(\alpha + (1 - \alpha - \beta) g_i\big)/D^2$, times the sigmoid/softmax Jacobian;
+    **Gradient:** with $E = \alpha FP + \beta FN$, $D = TP + E + s$ and $m_i = [p_i \le g_i]$
+    ($= g_i$ on hard targets), $\partial \ell/\partial p_i = \big(\alpha (1 - m_i) - \beta m_i\big)/D
+    - E\,\big(\alpha + (1 - \alpha - \beta) m_i\big)/D^2$, times the sigmoid/softmax Jacobian;
     bounded for ``smooth > 0`` ($D \ge s$) and it couples all positions of an image. A false
     positive on an empty image gets $\alpha s / (\alpha \sum p + s)^2 > 0$.
 
@@ -181,7 +192,8 @@ def tversky_loss(
         input: logits. ``"binary"``: ``(N, *)`` or ``(N, 1, *)``; ``"multiclass"`` and
             ``"multilabel"``: ``(N, C, *)``. Floating point.
         target: ``"binary"``/``"multilabel"``: same shape as ``input``, floating point with
-            values in [0, 1] (soft masks allowed) or ``ignore_index``; ``"multiclass"``:
+            values in [0, 1] (soft targets allowed: the loss is 0 exactly at $p = g$) or
+            ``ignore_index``; ``"multiclass"``:
             integer class indices of shape ``(N, *)`` in ``[0, C)`` or ``ignore_index``.
         mode: ``"binary"`` (default), ``"multiclass"`` or ``"multilabel"``.
         alpha: weight $\alpha \ge 0$ of the false positives. Default 0.3.
@@ -202,7 +214,8 @@ def tversky_loss(
 
     Raises:
         LosscraftError: wrong shapes for the mode, non-floating input, non-integer or
-        out-of-range class indices, binary/multilabel targets outside [0, 1], bad ``mode``,
+        out-of-range class indices, a single channel (C = 1) with ``mode="multiclass"``
+        (use ``mode="binary"``), binary/multilabel targets outside [0, 1], bad ``mode``,
         ``alpha``, ``beta``, ``smooth``, ``ignore_index``, ``aggregate``, ``weight`` or
         ``reduction``.
 
@@ -220,7 +233,9 @@ def tversky_loss(
 
     References:
         Salehi, Erdogmus & Gholipour (2017), *Tversky Loss Function for Image Segmentation
-        Using 3D Fully Convolutional Deep Networks*, MLMI workshop at MICCAI, LNCS 10541.
+        Using 3D Fully Convolutional Deep Networks*, MLMI workshop at MICCAI, LNCS 10541;
+        Wang, Popordanoska, Bertels, Lemmens & Blaschko (2023), *Dice Semimetric Losses:
+        Optimizing the Dice Score with Soft Labels*, MICCAI (soft targets).
     """
     fn = "tversky_loss"
     check_floating(fn, "input", input)
