@@ -493,7 +493,7 @@ def test_errors() -> None:
     ):
         linear_cross_entropy_loss(hidden, weight, target[:12])
     with pytest.raises(
-        LosscraftError, match=r"'weight' must have shape \(V, H\) with V >= 1 classes, got \(6,\)"
+        LosscraftError, match=r"'weight' must have shape \(V, H\) with V >= 2 classes, got \(6,\)"
     ):
         linear_cross_entropy_loss(hidden, weight[0], target)
     with pytest.raises(

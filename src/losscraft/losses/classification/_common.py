@@ -11,6 +11,7 @@ from ..._core.checks import (
     check_finite_range,
     check_floating,
     check_same_shape,
+    check_softmax_classes,
     compute_dtype,
     fmt_shape,
     to_compute,
@@ -58,17 +59,23 @@ def prepare_binary(
 
 
 def check_class_input(fn: str, input: Tensor) -> int:
-    """``input`` is a floating ``(N, C)`` or ``(N, C, d1, ...)`` tensor; returns ``C``."""
+    """``input`` is a floating ``(N, C)`` or ``(N, C, d1, ...)`` tensor with ``C >= 2``; returns ``C``.
+
+    Every caller takes a softmax over dim 1 (cross-entropy and its variants, focal, the margin
+    heads): with ``C = 1`` that softmax is 1 everywhere and the loss is exactly 0 with zero
+    gradient whatever the logits, so one class is an error, not a silent no-op (torch's
+    ``cross_entropy`` returns 0 there).
+    """
     check_floating(fn, "input", input)
     if input.dim() < 2:
         raise LosscraftError(
             f"{fn}: 'input' must have shape (N, C) or (N, C, d1, ...) with classes on dim 1, got "
             f"{fmt_shape(input)}"
         )
-    num_classes = int(input.shape[1])
-    if num_classes < 1:
-        raise LosscraftError(f"{fn}: 'input' must have at least one class on dim 1, got {fmt_shape(input)}")
-    return num_classes
+    check_softmax_classes(
+        fn, input, "for one logit per position use binary_focal_loss or bce_with_logits_loss"
+    )
+    return int(input.shape[1])
 
 
 def check_index_target(fn: str, input: Tensor, target: Tensor, ignore_index: int | None) -> None:

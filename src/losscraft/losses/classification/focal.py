@@ -15,7 +15,6 @@ from ..._core.checks import (
     as_tensor_param,
     check_class_weight,
     check_params,
-    check_softmax_classes,
     compute_dtype,
     to_compute,
 )
@@ -191,9 +190,6 @@ def focal_loss(
     alpha = as_tensor_param(alpha, input)  # a list or tuple: the same rule as the Module
     check_params(SPEC, {"gamma": gamma, "alpha": alpha, "ignore_index": ignore_index, "reduction": reduction})
     num_classes = check_class_input(fn, input)
-    check_softmax_classes(
-        fn, input, "for one logit per position use binary_focal_loss or bce_with_logits_loss"
-    )
     check_class_weight(fn, "alpha", alpha, num_classes)
     check_index_target(fn, input, target, ignore_index)
     dt = compute_dtype(input)

@@ -641,7 +641,7 @@ def linear_cross_entropy_loss(
 
     Raises:
         LosscraftError: ``hidden`` not floating with a last (hidden) dimension; ``weight`` not
-        ``(V, H)`` with the same ``H`` as ``hidden`` (the message gives both shapes);
+        ``(V, H)`` with ``V >= 2`` and the same ``H`` as ``hidden`` (the message gives both shapes);
         ``target`` not integer or not of shape ``hidden.shape[:-1]``; a class index outside
         ``[0, V)`` (the message names it); ``bias`` not ``(V,)``; bad ``ignore_index``,
         ``label_smoothing``, ``z_loss``, ``chunk_size`` or ``reduction``.
@@ -677,9 +677,15 @@ def linear_cross_entropy_loss(
     check_floating(FN, "weight", weight)
     if hidden.dim() < 1:
         raise LosscraftError(f"{FN}: 'hidden' must have shape (N, H) or (*, H), got {fmt_shape(hidden)}")
-    if weight.dim() != 2 or weight.shape[0] < 1:
+    if weight.dim() != 2 or weight.shape[0] < 2:
+        # V = 1: the softmax over one class is 1, the loss 0 with zero gradient (a silent no-op).
+        hint = (
+            "; for one logit per token use bce_with_logits_loss on hidden @ weight.T"
+            if weight.dim() == 2
+            else ""
+        )
         raise LosscraftError(
-            f"{FN}: 'weight' must have shape (V, H) with V >= 1 classes, got {fmt_shape(weight)}"
+            f"{FN}: 'weight' must have shape (V, H) with V >= 2 classes, got {fmt_shape(weight)}{hint}"
         )
     if weight.shape[1] != hidden.shape[-1]:
         raise LosscraftError(
