@@ -269,8 +269,12 @@ def build_cases() -> list[Case]:
     bf_full, bf_quick = fast((8, 1, 1024, 1024), (2, 1, 256, 256))
     pw_full, pw_quick = fast((65536, 128), (2048, 64), labels=True)
     sf_full, sf_quick = fast((8, 19, 512, 512), (2, 19, 64, 64))
+    # single_s 8: the first (cold) fwd+bwd at this size takes 4.0-4.5 s for every implementation
+    # (page faults on 3 GB of fresh buffers), the warm calls 2.1-2.6 s; at 4 s, whichever
+    # implementation's cold call crossed the line was reported cold against the others' warm
+    # medians (a 2x ratio that was the page faults, not the loss).
     ce_full = Size(
-        {"shape": (8192, 32000)}, "(8192, 32000)", repeats=5, min_repeats=3, budget_s=3.0, single_s=4.0
+        {"shape": (8192, 32000)}, "(8192, 32000)", repeats=5, min_repeats=3, budget_s=3.0, single_s=8.0
     )
     ce_quick = Size(
         {"shape": (512, 4000)}, "(512, 4000)", repeats=3, min_repeats=2, budget_s=0.2, single_s=3.0

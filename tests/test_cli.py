@@ -282,6 +282,10 @@ def test_plot(app: Any, tmp_path: Path) -> None:
             "analyze: cannot parse --param delta='abc': 'delta' must be a float in (0, inf)",
         ),
         (["analyze", "huber", "--param", "delta=-1"], "'delta' must be a float in (0, inf), got -1.0"),
+        (
+            ["analyze", "cross_entropy", "--param", "ignore_index=99999999999999999999999"],
+            "'ignore_index' must be an int in (-inf, inf), got 99999999999999999999999",
+        ),
         (["analyze", "huber", "--param", "delta"], "--param must look like name=value, got 'delta'"),
         (
             ["plot", "huber", "--sweep", "delta=1,-1", "-o", "x.png"],

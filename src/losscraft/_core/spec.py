@@ -152,6 +152,9 @@ class Domain:
         return value
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 @dataclass(frozen=True)
 class Interval(Domain):
     """A real interval; ``None`` is allowed when ``optional``.
@@ -159,7 +162,8 @@ class Interval(Domain):
     Infinite values are rejected, whatever the bounds say (``[0, inf)`` means finite values
     ``>= 0``: ``gamma=inf`` gives NaN), unless ``allow_inf`` is set: then an infinite
     bound is part of the interval when its side is closed (Barron's ``alpha`` takes ``-inf``,
-    the Welsch limit: ``Interval(-inf, inf, high_closed=False, allow_inf=True)``).
+    the Welsch limit: ``Interval(-inf, inf, high_closed=False, allow_inf=True)``). An
+    ``integer`` interval holds Python ints that fit in int64 (they are compared with tensors).
     """
 
     low: float = -math.inf
@@ -181,8 +185,8 @@ class Interval(Domain):
             return self.optional
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
-        if self.integer and not isinstance(value, int):
-            return False
+        if self.integer and not (isinstance(value, int) and _INT64_MIN <= value <= _INT64_MAX):
+            return False  # an int beyond int64 cannot meet a tensor (e.g. ``t != ignore_index``)
         v = float(value)
         if math.isnan(v) or (math.isinf(v) and not self.allow_inf):
             return False
@@ -212,8 +216,11 @@ class Interval(Domain):
                 if not closed:
                     out.append(bound)
                 out.append(step * math.inf)  # beyond a finite bound
-            elif not self._closed(bound, closed):
-                out.append(bound)
+            else:
+                if not self._closed(bound, closed):
+                    out.append(bound)
+                if self.integer:  # one beyond int64
+                    out.append(_INT64_MAX + 1 if step > 0 else _INT64_MIN - 1)
         return out
 
 
