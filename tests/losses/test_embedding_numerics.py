@@ -356,3 +356,26 @@ def test_leading_dimensions_with_zero_and_tiny_rows() -> None:
     expected = 1 - F.cosine_similarity(unit, y, dim=-1)
     expected[1, 2] = 1.0
     torch.testing.assert_close(out, expected)
+
+
+@pytest.mark.parametrize("scale", [1e-25, 2.0**-80, 1.0, 2.0**80, 1e20], ids=lambda s: f"{s:.0e}")
+def test_pairwise_euclidean_distances_at_every_scale(scale: float) -> None:
+    """``pairwise_distances`` (batch triplet's miner): float32 distances whose squares overflow
+    (entries ~1e20) or underflow to 0 (entries ~1e-25) are exact, not inf or 0; the diagonal
+    (a point and itself, an exact zero difference) stays 0 with a zero gradient.
+    """
+    x = _randn(5, 7, seed=95)
+    diff = x.numpy()[:, None, :] - x.numpy()[None, :, :]
+    expected = torch.from_numpy(np.sqrt((diff * diff).sum(-1)))  # float64, unit scale
+    got = pairwise_distances((scale * x).float().requires_grad_(True), "euclidean")
+    torch.testing.assert_close(got.double() / scale, expected, rtol=2e-6, atol=1e-6)
+    assert torch.all(got.diagonal() == 0)
+    xs = (scale * x).float().requires_grad_(True)
+    pairwise_distances(xs, "euclidean").diagonal().sum().backward()
+    assert xs.grad is not None and torch.all(xs.grad == 0)
+
+
+def test_safe_norm_of_an_underflowing_row_is_not_zero() -> None:
+    """Only an exact zero row has norm 0: a float32 row of 1e-25 (squares underflow) has its norm."""
+    x = torch.tensor([[3e-25, 4e-25, 0.0], [0.0, 0.0, 0.0], [3.0, 4.0, 0.0]])
+    torch.testing.assert_close(numerics.safe_norm(x), torch.tensor([5e-25, 0.0, 5.0]))

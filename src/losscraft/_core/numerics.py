@@ -107,9 +107,12 @@ def safe_norm(x: Tensor, dim: int = -1, keepdim: bool = False) -> Tensor:
     """
     x = x.movedim(dim, -1)
     sq = (x * x).sum(dim=-1)
-    if not (_can_branch(x) and bool((_in_fast_range(sq) | (sq == 0)).all())):
-        # An underflowed (not exactly zero) square only costs an absolute error below 1e-19
-        # in float32, so sq == 0 stays on the fast path; overflow, NaN and inf do not.
+    fast = _can_branch(x) and bool(_in_fast_range(sq).all())
+    if not fast and _can_branch(x):
+        # Exact zero rows (padding, a point's distance to itself) stay on the fast path; a
+        # row whose squares underflowed to 0 does not (its norm is not 0: 1e-25 in float32).
+        fast = bool((_in_fast_range(sq) | _exact_zero(x, sq)).all())
+    if not fast:
         m = x.detach().abs().amax(dim=-1) if x.shape[-1] else torch.zeros_like(sq)
         xs = scale_rows(x)
         sq = (xs * xs).sum(dim=-1)

@@ -37,8 +37,8 @@ from torch import Tensor
 
 from ..._core.checks import check_floating, fmt_shape
 from ..._core.errors import LosscraftError
-from ..._core.numerics import safe_normalize
-from ._common import check_labels, safe_sqrt
+from ..._core.numerics import safe_norm, safe_normalize
+from ._common import check_labels
 
 __all__ = ["DISTANCES", "STRATEGIES", "mine_triplets", "pair_masks", "pairwise_distances", "triplet_mask"]
 
@@ -98,8 +98,11 @@ def pairwise_distances(x: Tensor, distance: Distance = "euclidean", *, normalize
     if distance == "cosine":
         return 1.0 - x @ x.transpose(0, 1)
     diff = x.unsqueeze(1) - x.unsqueeze(0)
-    sq = (diff * diff).sum(dim=-1)
-    return sq if distance == "squared" else safe_sqrt(sq)
+    if distance == "squared":
+        return (diff * diff).sum(dim=-1)
+    # safe_norm, not sqrt(sum(diff**2)): exact where the squares overflow (float32 entries
+    # ~1e20, whose distances are representable), gradient 0 at coincident points.
+    return safe_norm(diff, dim=-1)
 
 
 def pair_masks(labels: Tensor) -> tuple[Tensor, Tensor]:
