@@ -10,7 +10,7 @@ True
 
 from . import analysis, builder, compose, functional, losses, multitask, weighting
 from ._core.errors import LosscraftError
-from ._core.reduction import reduce
+from ._core.reduction import reduce_checked as reduce  # the validating public face
 from ._core.registry import LossEntry, build, catalog, get
 from ._core.spec import CHECKED_PROPERTIES, Family, InputKind, LossSpec, Property, TargetKind, Task
 from .analysis import AnalysisReport, analyze

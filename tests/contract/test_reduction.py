@@ -203,3 +203,31 @@ def test_reduce_public() -> None:
     assert losscraft.reduce(v, "mean", weight=torch.tensor([1.0, 0.0, 1.0])).item() == pytest.approx(2.0)
     mask = torch.tensor([False, False, False])
     assert losscraft.reduce(v, "mean", mask=mask).item() == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"weight": torch.tensor([1.0, -1.0, 1.0])},
+            r"reduce: 'weight' must contain finite weights >= 0, got -1",
+        ),
+        ({"weight": torch.tensor([1.0, float("nan"), 1.0])}, r"reduce: 'weight' must contain finite weights"),
+        ({"weight": torch.tensor([1.0, float("inf"), 1.0])}, r"reduce: 'weight' must contain finite weights"),
+        ({"weight": torch.ones(2)}, r"reduce: 'weight' of shape \(2,\) must broadcast"),
+        ({"mask": torch.ones(3)}, r"reduce: 'mask' must be a torch.bool tensor"),
+        ({"mask": torch.ones(2, dtype=torch.bool)}, r"reduce: 'mask' must be a torch.bool tensor"),
+        ({"normalize": "counts"}, r"reduce: 'normalize' must be 'weight' or 'count'"),
+        (
+            {"denominator": torch.tensor([1.0, -2.0, 1.0])},
+            r"reduce: 'denominator' must contain finite weights >= 0",
+        ),
+        ({"denominator": torch.ones(2)}, r"reduce: 'denominator' must have values' shape \(3,\)"),
+    ],
+)
+def test_reduce_public_rejects_bad_arguments(kwargs: dict, message: str) -> None:
+    """The public reducer validates like a loss: a negative weight gave a negative 'mean'."""
+    with pytest.raises(LosscraftError, match=message):
+        losscraft.reduce(torch.tensor([1.0, 2.0, 3.0]), "mean", **kwargs)
+    with pytest.raises(LosscraftError, match=r"reduce: 'reduction' must be one of"):
+        losscraft.reduce(torch.tensor([1.0]), "avg")

@@ -22,10 +22,10 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from .checks import check_nonnegative, fmt_shape, is_compiling
+from .checks import REDUCTIONS, check_nonnegative, check_tensor, fmt_shape, is_compiling
 from .errors import LosscraftError
 
-__all__ = ["Reduction", "check_weight", "record_unreduced", "reduce"]
+__all__ = ["Reduction", "check_weight", "record_unreduced", "reduce", "reduce_checked"]
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -157,3 +157,53 @@ def reduce(
         den = w.expand_as(values).sum() if w.shape != values.shape else w.sum()
     # divide-no-nan: 0/0 -> 0 with zero gradient, every position masked or zero-weighted.
     return total / torch.where(den > 0, den, torch.ones_like(den))
+
+
+def reduce_checked(
+    values: Tensor,
+    reduction: str,
+    weight: Tensor | None = None,
+    mask: Tensor | None = None,
+    *,
+    denominator: Tensor | None = None,
+    normalize: str = "weight",
+) -> Tensor:
+    """The public reducer, ``losscraft.reduce``: :func:`reduce` after validating every argument.
+
+    The losses call :func:`reduce` directly, after their own checks (no second pass over a
+    weight); a custom loss that reduces with ``losscraft.reduce`` gets the same rules: a
+    ``weight`` of finite values ``>= 0`` that broadcasts to ``values`` (a negative weight would
+    make ``"mean"`` divide by a negative total; the same for ``denominator``), a boolean
+    ``mask`` of ``values``' shape, and a known ``reduction`` / ``normalize``.
+
+    Examples:
+        >>> import torch, losscraft
+        >>> losscraft.reduce(torch.tensor([1.0, 2.0, 3.0]), "mean", weight=torch.tensor([1.0, 0.0, 1.0]))
+        tensor(2.)
+    """
+    fn = "reduce"
+    check_tensor(fn, "values", values)
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise LosscraftError(f"{fn}: 'reduction' must be one of 'mean', 'sum', 'none', got {reduction!r}")
+    if normalize not in ("weight", "count"):
+        raise LosscraftError(f"{fn}: 'normalize' must be 'weight' or 'count', got {normalize!r}")
+    check_weight(fn, weight, values.shape)
+    if denominator is not None:
+        check_tensor(fn, "denominator", denominator)
+        if not denominator.is_floating_point():
+            raise LosscraftError(
+                f"{fn}: 'denominator' must be a floating-point tensor, got {denominator.dtype}"
+            )
+        if denominator.shape != values.shape:
+            raise LosscraftError(
+                f"{fn}: 'denominator' must have values' shape {fmt_shape(values)}, got {fmt_shape(denominator)}"
+            )
+        check_nonnegative(fn, "denominator", denominator)
+    if mask is not None and (
+        not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != values.shape
+    ):
+        got = f"{mask.dtype} {fmt_shape(mask)}" if isinstance(mask, Tensor) else type(mask).__name__
+        raise LosscraftError(
+            f"{fn}: 'mask' must be a torch.bool tensor of values' shape {fmt_shape(values)}, got {got}"
+        )
+    return reduce(values, reduction, weight, mask, denominator=denominator, normalize=normalize)
