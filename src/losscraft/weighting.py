@@ -36,11 +36,6 @@ _METHODS = ("inverse_frequency", "inverse_sqrt_frequency", "effective_number")
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_weight_values(owner: str, name: str, w: Tensor) -> None:
-    """Sample / class weights are finite and >= 0: the shared one-pass check of the core."""
-    check_nonnegative(owner, name, w)
-
-
 def _as_labels(fn: str, labels: Any) -> Tensor:
     """Class indices as a flat int64 tensor (whole-valued floats and bools accepted)."""
     try:
@@ -72,8 +67,7 @@ def _as_counts(fn: str, counts: Any) -> Tensor:
         ) from None
     if c.dim() != 1 or c.numel() == 0:
         raise LosscraftError(f"{fn}: 'counts' must be 1-D with one count per class, got shape {fmt_shape(c)}")
-    if not bool(torch.isfinite(c).all()) or bool((c < 0).any()):
-        raise LosscraftError(f"{fn}: class counts must be finite and >= 0, got {c.tolist()}")
+    check_nonnegative(fn, "counts", c, what="class counts")
     return c
 
 
@@ -214,7 +208,6 @@ def class_weights(
             f"{fn}: the weights overflow (got {out.tolist()} from counts {n.tolist()}); "
             "counts must not be vanishingly small"
         )
-    _check_weight_values(fn, "result", out)
     return out
 
 
@@ -562,7 +555,7 @@ class ErrorWeighted(Combinable, nn.Module):
                 f"have shape {fmt_shape(values)}"
             )
         # a user's g may go negative or overflow: a negative weight is a silent wrong answer
-        _check_weight_values("ErrorWeighted", "fn(error)", g)
+        check_nonnegative("ErrorWeighted", "fn(error)", g)
         if self.detach:
             g = g.detach()
         return _reduce_weighted(values, g, den, kept, self.reduction, self.normalize)

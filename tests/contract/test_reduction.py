@@ -222,7 +222,7 @@ def test_reduce_public() -> None:
             {"denominator": torch.tensor([1.0, -2.0, 1.0])},
             r"reduce: 'denominator' must contain finite weights >= 0",
         ),
-        ({"denominator": torch.ones(2)}, r"reduce: 'denominator' must have values' shape \(3,\)"),
+        ({"denominator": torch.ones(2)}, r"reduce: 'denominator' of shape \(2,\) must broadcast"),
     ],
 )
 def test_reduce_public_rejects_bad_arguments(kwargs: dict, message: str) -> None:

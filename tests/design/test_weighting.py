@@ -57,7 +57,9 @@ def test_class_weights_errors() -> None:
         class_weights(LABELS, method="balanced")  # type: ignore[arg-type]
     with pytest.raises(LosscraftError, match=r"'beta' must be a float in \[0, 1\), got 1.0"):
         class_weights(LABELS, method="effective_number", beta=1.0)
-    with pytest.raises(LosscraftError, match="class counts must be finite and >= 0"):
+    with pytest.raises(
+        LosscraftError, match=r"class_weights: 'counts' must contain finite class counts >= 0, got -1"
+    ):
         class_weights(counts=[3.0, -1.0])
     with pytest.raises(LosscraftError, match=r"label 5 is outside \[0, 2\]"):
         class_weights(torch.tensor([0, 5]), num_classes=3)

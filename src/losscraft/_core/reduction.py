@@ -66,7 +66,7 @@ def _record(values: Tensor, den: Tensor | None, mask: Tensor | None, *, replace:
     records.append((values, den, mask))
 
 
-def check_weight(fn: str, weight: Tensor | None, loss_shape: torch.Size) -> None:
+def check_weight(fn: str, weight: Tensor | None, loss_shape: torch.Size, name: str = "weight") -> None:
     """``weight`` is a floating tensor of finite values ``>= 0`` that broadcasts to the loss shape.
 
     Broadcasting must not change the unreduced loss shape: per element, per sample as
@@ -77,18 +77,18 @@ def check_weight(fn: str, weight: Tensor | None, loss_shape: torch.Size) -> None
     if weight is None:
         return
     if not isinstance(weight, Tensor):
-        raise LosscraftError(f"{fn}: 'weight' must be a torch.Tensor or None, got {type(weight).__name__}")
+        raise LosscraftError(f"{fn}: '{name}' must be a torch.Tensor or None, got {type(weight).__name__}")
     if not weight.is_floating_point():
-        raise LosscraftError(f"{fn}: 'weight' must be a floating-point tensor, got {weight.dtype}")
+        raise LosscraftError(f"{fn}: '{name}' must be a floating-point tensor, got {weight.dtype}")
     # Hand-written broadcast test: torch.broadcast_shapes imports sympy on first use (~1 s).
     ws, ls = tuple(weight.shape), tuple(loss_shape)
     ok = len(ws) <= len(ls) and all(w in (1, n) for w, n in zip(reversed(ws), reversed(ls), strict=False))
     if not ok:
         raise LosscraftError(
-            f"{fn}: 'weight' of shape {fmt_shape(weight)} must broadcast to the unreduced loss "
+            f"{fn}: '{name}' of shape {fmt_shape(weight)} must broadcast to the unreduced loss "
             f"shape {fmt_shape(loss_shape)}"
         )
-    check_nonnegative(fn, "weight", weight)
+    check_nonnegative(fn, name, weight)
 
 
 def reduce(
@@ -188,17 +188,7 @@ def reduce_checked(
     if normalize not in ("weight", "count"):
         raise LosscraftError(f"{fn}: 'normalize' must be 'weight' or 'count', got {normalize!r}")
     check_weight(fn, weight, values.shape)
-    if denominator is not None:
-        check_tensor(fn, "denominator", denominator)
-        if not denominator.is_floating_point():
-            raise LosscraftError(
-                f"{fn}: 'denominator' must be a floating-point tensor, got {denominator.dtype}"
-            )
-        if denominator.shape != values.shape:
-            raise LosscraftError(
-                f"{fn}: 'denominator' must have values' shape {fmt_shape(values)}, got {fmt_shape(denominator)}"
-            )
-        check_nonnegative(fn, "denominator", denominator)
+    check_weight(fn, denominator, values.shape, name="denominator")  # same rules as a weight
     if mask is not None and (
         not isinstance(mask, Tensor) or mask.dtype != torch.bool or mask.shape != values.shape
     ):

@@ -310,13 +310,8 @@ def _composed(hidden: Tensor, weight: Tensor, bias: Tensor | None, target: Tenso
         loss = loss - (cfg.label_smoothing / z.shape[1]) * z.sum(1)
     if cfg.z_loss > 0:
         loss = loss + cfg.z_loss * lse * lse
-    loss = torch.where(keep, loss, loss.new_zeros(()))
-    if cfg.reduction == "none":
-        return loss
-    total = loss.sum()
-    if cfg.reduction == "sum":
-        return total
-    return total / keep.sum().clamp_min(1).to(dt)  # divide-no-nan: all ignored -> 0
+    # The one reducer: ignored tokens 0, "mean" over the kept ones, 0 when all are ignored.
+    return reduce(loss, cfg.reduction, mask=keep)
 
 
 def _inputs_in(ctx: Any) -> tuple[Tensor, Tensor, Tensor | None, Tensor, torch.dtype]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from ..._core.checks import check_floating, check_same_shape, compute_dtype, fmt_shape, to_compute
 from ..._core.checks import check_params as _check_params
-from ..._core.errors import LosscraftError, refuse_torchscript
+from ..._core.errors import LosscraftError
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import check_config_keys, register, register_composite
@@ -468,10 +468,6 @@ class AdaptiveBarronLoss(Combinable, nn.Module):
                 f"AdaptiveBarronLoss.from_config: config is for {name!r}, not {CONFIG_NAME!r}"
             )
         return cls(**cfg)
-
-    def __prepare_scriptable__(self) -> NoReturn:
-        """``torch.jit.script`` calls this first: a clear error instead of torch's."""
-        refuse_torchscript(self)
 
     def extra_repr(self) -> str:
         """Bounds, initial values and the reduction."""
