@@ -1,4 +1,4 @@
-"""losscraft vs torch vs peers: time and peak memory per loss at realistic sizes (issue 6).
+"""losscraft vs torch vs peers: time and peak memory per loss at realistic sizes.
 
     python benchmarks/bench_losses.py                 # full run (~10 min on 2 cores), writes
                                                       # benchmarks/results/latest.json

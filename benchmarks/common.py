@@ -312,12 +312,12 @@ def _rel(a: float, b: float) -> float:
     return abs(a - b) / max(abs(b), 1e-12)
 
 
-# ---------------------------------------------------------------- targets (issue 6)
+# ---------------------------------------------------------------- performance targets
 
 
 @dataclass(frozen=True)
 class Target:
-    """A target from issue 6: ``measured <= threshold`` (``at_least``: ``>=``)."""
+    """A performance target: ``measured <= threshold`` (``at_least``: ``>=``)."""
 
     id: str
     text: str
@@ -345,8 +345,8 @@ def _why_focal_peer(peer: str, factor: float) -> Callable[[dict[str, dict[str, A
         return (
             f"{by[peer]['label'] if peer in by else peer} itself runs at only {slow:.2f}x torch's "
             f"BCE-with-logits here, so {factor:g}x faster than it means at most {slow / factor:.2f}x "
-            f"torch's BCE (losscraft: {_ratio(by, 'losscraft', 'torch_bce'):.2f}x). The issue's "
-            "machine measured the peers at 6-14x torch's BCE. The lean kernel does one exp and one "
+            f"torch's BCE (losscraft: {_ratio(by, 'losscraft', 'torch_bce'):.2f}x). The targets were set "
+            "on a machine that measured the peers at 6-14x torch's BCE. The lean kernel does one exp and one "
             "log1p per logit (the same transcendental work as BCE) plus ~20 arithmetic passes over "
             "cache-resident chunks; on 2 cores its thread pool loses ~15% to GIL hand-offs, which "
             "buys robustness under load (see `losscraft/_core/kernels.py`)."
@@ -580,7 +580,7 @@ TARGETS = _targets()
 
 
 def evaluate_targets(cases: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each target of issue 6 with its measured ratio and ``met`` (``None`` = not measured)."""
+    """Each performance target with its measured ratio and ``met`` (``None`` = not measured)."""
     by_case = {c["key"]: c for c in cases}
     out = []
     for t in TARGETS:
@@ -717,7 +717,7 @@ def case_notes(entry: dict[str, Any]) -> list[str]:
 
 
 def print_targets(targets: Sequence[dict[str, Any]]) -> None:
-    print("\nTargets (issue 6):")
+    print("\nTargets:")
     for t in targets:
         status = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
         m = "—" if t["measured"] is None else f"{t['measured']:.2f}x"

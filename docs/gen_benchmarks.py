@@ -97,7 +97,7 @@ def render(data: dict[str, Any]) -> str:
         "All inputs are float32; times are medians of the repeats after warm-up; peaks are the",
         "resident-memory growth of one forward + backward, gradients included.",
         "",
-        "## Targets (issue 6)",
+        "## Targets",
         "",
         "| target | measured | status |",
         "| --- | --- | --- |",

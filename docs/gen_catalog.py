@@ -1,12 +1,12 @@
 """Regenerate docs/catalog.md from the registry (run by `make docs`; checked by the tests).
 
-Every fact on the page comes from a loss's spec or its function's docstring, so the page
-cannot drift from the code.
+Every fact on the page comes from a loss's spec (the function's docstring shows the same
+summary, formula and references: see losscraft._core.docstrings), so the page cannot drift
+from the code.
 """
 
 from __future__ import annotations
 
-import inspect
 import sys
 from pathlib import Path
 
@@ -44,10 +44,8 @@ def render() -> str:
         lines += ["", f"## {family.value.capitalize()}", ""]
         for e in fam:
             s = e.spec
-            doc = inspect.getdoc(e.function) or ""
-            summary = doc.splitlines()[0] if doc else s.summary
             al = sorted(a for a, k in aliases.items() if k == s.name)
-            lines += [f"### {s.name}", "", f"**{summary}** {s.summary}", ""]
+            lines += [f"### {s.name}", "", f"**{s.summary}**", ""]
             lines += ["$$", s.formula, "$$", ""]
             sig = ", ".join(s.inputs)
             lines += [

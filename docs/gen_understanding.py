@@ -25,9 +25,9 @@ import matplotlib.pyplot as plt
 import torch
 
 import losscraft
-from losscraft.analysis import AnalysisReport
+from losscraft._core.describe import JSON_SCHEMAS
+from losscraft.analysis import AnalysisReport, thresholds
 from losscraft.analysis import analyze as _analyze
-from losscraft.cli import JSON_SCHEMAS
 from losscraft.plotting import evaluate_curve
 
 PAGE = "understanding-losses.md"
@@ -380,6 +380,78 @@ def command_line(page: Page) -> None:
     page.add("")
 
 
+def how_measured(page: Page) -> None:
+    """What each measurement means and where it stops, with the thresholds the code uses."""
+    t = thresholds
+
+    def n(x: float) -> str:
+        """`x` as code: a power of ten from 1e3 (or 1e-3) on as `1eK`, anything else as `:g` writes it."""
+        k = round(math.log10(abs(x))) if x else 0
+        return f"`1e{k}`" if abs(k) >= 3 and abs(x) == 10.0**k else f"`{x:g}`"
+
+    lo, hi = (p for p, _ in t.SLOPES[:2])
+    slopes = {cls: p for p, cls in t.SLOPES}
+    page.add(
+        "## How the measurements are made",
+        "",
+        "Everything is measured numerically in float64 along the loss's curves (the 1-D slices of its "
+        "spec that `losscraft show NAME` lists), from autograd gradients; the second derivative is a "
+        "finite difference of the gradient. Nothing in the analysis knows a particular loss. Every "
+        "threshold below, with its reason, is in "
+        "[`analysis/thresholds.py`](../src/losscraft/analysis/thresholds.py).",
+        "",
+        f"- **Grids.** The curve's domain on {t.GRID} points, each interval split {t.SUB}×, continued by "
+        f"geometric tails to `|x|` = {n(t.FAR)} (or {n(1 / t.FAR)} from a finite end of the curve's range).",
+        f"- **Growth** towards an end comes from the changes of the loss (or of `|gradient|`) over the "
+        f"decades `t` = {n(0.1)} … {n(t.FAR)} (at a finite end, `t` is 1 / distance): `p`, the log-log "
+        f"slope of the last decade, gives *bounded* (`p` < {n(lo)}, or no change left), *logarithmic* "
+        f"({n(lo)} ≤ `p` < {n(hi)}), *sublinear* (`p` < {n(slopes['linear'])}), *linear* "
+        f"(`p` < {n(slopes['superlinear'])}), *quadratic* ({n(t.QUADRATIC[0])} ≤ `p` < {n(t.QUADRATIC[1])}), "
+        f"*superlinear* (any other `p` ≥ {n(slopes['superlinear'])}) and *exponential* (an overflow, or "
+        f"anywhere a slope above {n(t.EXPONENTIAL_SLOPE)} that exceeds the one before by more than "
+        f"{n(t.EXPONENTIAL_ACCELERATION)}). BCE on probabilities, `−log p`, grows logarithmically as "
+        "`p → 0` and its gradient `−1/p` linearly. A curve grows as fast as its faster end; a loss as "
+        "its fastest curve.",
+        "- **Bounded gradient**: the gradient's growth is bounded at both ends and it is finite "
+        "everywhere; the bound is the largest `|gradient|` seen on the grids (a sampled supremum: "
+        "exactly `delta` for Huber).",
+        "- **Smoothness**: *discontinuous* when the loss jumps, *C0* when the gradient jumps (a kink), "
+        "*C1* when only the curvature jumps (Huber at `±delta`), *C2* otherwise. Each candidate jump "
+        f"on the grid is zoomed into {t.LEVELS} times: a jump keeps its size, a smooth change shrinks; "
+        f"locations are accurate to about {n(1e-4)} of a grid step. *Smoothness at zero* counts only "
+        f"jumps within {n(t.AT_ZERO_WIDTH)} × the domain width of zero.",
+        f"- **Convex**: second differences ≥ −{n(t.CONVEX_RTOL)} · max(1, max loss) on the domain, and "
+        "non-decreasing slopes on the tails towards infinite ends (near a finite end the curve's own "
+        "construction dominates, e.g. the triplet curve's `eps`).",
+        f"- **Minimum at zero** (where the prediction equals the target): `loss(zero)` ≤ `loss(x)` + "
+        f"{n(t.MINIMUM_RTOL)} · max(1, `|loss(zero)|`) on the grids; **symmetric**: `loss(zero − t)` = "
+        f"`loss(zero + t)` (relative tolerance {n(t.SYMMETRY_RTOL)}) across the domain, and far out when "
+        "both ends are infinite.",
+        "- **Confident wrong** (logit and probability curves): the loss and gradient at `zero` ∓ "
+        + ", ".join(n(x) for x in t.WRONG_LOGITS)
+        + " logits, or "
+        + ", ".join(n(x) for x in t.WRONG_PROBABILITIES)
+        + " from the wrong end of a probability, with that end's growth.",
+        "- **Easy-example factor** (logit curves whose inputs also fit plain BCE-with-logits or "
+        f"cross-entropy): `loss / CE` where CE says `p_t` = {n(t.EASY_PT)}, and the same for the gradient.",
+        "- **Measured properties** hold on every curve: `nonnegative` (also on random samples from the "
+        f"spec), `zero_at_match` (minimum at zero with `|loss(zero)|` < {n(t.ZERO_ATOL)}), `symmetric`, "
+        "`convex`, `smooth` (C1 or C2), `bounded_gradient`, `scale_invariant` (random inputs rescaled by "
+        + " and ".join(n(x) for x in t.SCALES)
+        + " give the same loss) and `needs_logits` (the input kind). The contract tests check that they "
+        "equal the declared properties of every built-in loss.",
+        "",
+        f"**Limits.** The measurements are on sampled points: a jump below {n(t.JUMP_RTOL)} · (1 + `|f|`), "
+        f"or closer to another than a grid step, is not seen; growth is judged up to `|x|` = {n(t.FAR)} "
+        f"(a loss whose tail starts beyond about {n(t.FAR / 10)}, e.g. Huber with `delta` = "
+        f"{n(t.FAR / 10)}, is misclassified); symmetry and the easy-example factor use the domain and the "
+        "primary point only. Losses that mix samples (batch statistics) are analysed along their "
+        "spec's curve only, and a curve that cannot give one loss value per point for some "
+        'hyperparameters (a segmentation curve with `aggregate="batch"`) is an error.',
+        "",
+    )
+
+
 def render(out: Path, images: bool = True) -> str:
     """Build the page (and, with `images`, write its figures to `out/images`); return the markdown."""
     torch.manual_seed(0)
@@ -392,7 +464,7 @@ def render(out: Path, images: bool = True) -> str:
         "People choose between MSE and Huber, or cross-entropy and focal loss, because of how the "
         "loss and, above all, its gradient behave as the error grows: the gradient is all the "
         "optimiser sees. Every number below is measured by "
-        "[`losscraft.analyze`](../src/losscraft/analysis.py) and every figure is drawn by "
+        "[`losscraft.analyze`](../src/losscraft/analysis/report.py) and every figure is drawn by "
         "[`losscraft.plot`](../src/losscraft/plotting.py), from the same functions you train with "
         "(float64, autograd gradients); run them on any loss, including your own "
         "([design your own](design-your-own.md)). Growth classes describe `|x| → ∞` (or the end of "
@@ -404,6 +476,7 @@ def render(out: Path, images: bool = True) -> str:
     robust(page)
     classification(page)
     command_line(page)
+    how_measured(page)
     return page.text()
 
 

@@ -223,7 +223,7 @@ def test_show(app: Any) -> None:
     text = run(app, "show", "huber").stdout
     for needle in (
         "huber",
-        r"\tfrac12 r^2",
+        r"\tfrac12 r_i^2",
         "delta",
         "a float in (0, inf)",
         "robust_to_outliers",

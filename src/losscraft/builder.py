@@ -38,7 +38,7 @@ from ._core.checks import check_floating, check_params, check_same_shape, comput
 from ._core.errors import LosscraftError
 from ._core.module import LossModule
 from ._core.reduction import check_weight, reduce
-from ._core.registry import _ENTRIES, unregister
+from ._core.registry import lookup, unregister
 from ._core.registry import register as _register
 from ._core.sampling import randn, uniform
 from ._core.spec import (
@@ -124,11 +124,12 @@ def _rebuild_module(args: dict[str, Any]) -> LossModule:
     key = (args["name"], formula)
     cls = _CLASSES.get(key)
     if cls is None:
-        entry = _ENTRIES.get(args["name"])
+        entry = lookup(args["name"])
         theirs = getattr(entry.module, "_custom_args", None) if entry is not None else None
         if (
             entry is not None
             and entry.module is not None
+            and issubclass(entry.module, LossModule)  # always: only LossModules attach
             and theirs is not None
             and theirs["formula"].fn is formula
         ):
@@ -238,7 +239,7 @@ def custom_loss(
     """
     if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
         raise LosscraftError(f"custom_loss: 'name' must be a lowercase identifier, got {name!r}")
-    if register and name in _ENTRIES:
+    if register and lookup(name) is not None:
         raise LosscraftError(f"custom_loss: a loss named {name!r} is already registered")
     if not callable(formula):
         raise LosscraftError(f"custom_loss: 'formula' must be callable, got {type(formula).__name__}")

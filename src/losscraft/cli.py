@@ -18,24 +18,24 @@ stdout); 1 the extras are missing, or the standard output cannot be written.
 
 The ``--json`` output of every command is a single JSON object whose ``schema`` key names the
 format and its version; :data:`JSON_SCHEMAS` documents the fields (``docs/understanding-losses.md``
-renders it). Tensors are written as lists; non-finite floats as the strings ``"inf"``,
+renders it). The JSON views of the catalog and of an entry, and the schemas, live next to the
+registry (:mod:`losscraft._core.describe`); this module parses arguments, renders tables and
+chooses exit codes. Tensors are written as lists; non-finite floats as the strings ``"inf"``,
 ``"-inf"``, ``"nan"``, except inside ``analysis`` (``AnalysisReport.to_dict()``, which writes
 ``null``).
 """
 
 import json
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from ._core.checks import check_params
+from ._core.describe import JSON_SCHEMAS, describe_entry, jsonable, list_entries
 from ._core.errors import LosscraftError
-from ._core.registry import aliases, catalog, get
-from ._core.spec import CHECKED_PROPERTIES, Choice, FloatSeq, Interval, LossSpec, TensorDomain
+from ._core.registry import get
+from ._core.spec import LossSpec, parse_number
 
 if TYPE_CHECKING:
     import typer
@@ -54,96 +54,16 @@ __all__ = [
 
 INSTALL_HINT = "pip install 'losscraft[cli]'"
 
-#: The ``--json`` formats: schema id -> field -> meaning. Stable: fields are only ever added.
-JSON_SCHEMAS: dict[str, dict[str, str]] = {
-    "losscraft.list/1": {
-        "schema": '"losscraft.list/1"',
-        "filters": "the --family / --property filters applied (null when not given)",
-        "losses": "one object per loss, sorted by name: name, family, summary, input_kind, target_kind, "
-        "tasks (list), params ({name: default}), properties ({measured: [...], advisory: [...]}), aliases (list)",
-    },
-    "losscraft.show/1": {
-        "schema": '"losscraft.show/1"',
-        "name": "registry key",
-        "family, summary, formula": "as in the spec (formula is LaTeX)",
-        "function, module": 'dotted paths, e.g. "losscraft.functional.huber_loss", "losscraft.HuberLoss"',
-        "inputs": "names of the positional tensor arguments",
-        "input_kind, target_kind, tasks": "what the loss takes and is for",
-        "none_shape, weight, ignore_index": 'reduction="none" shape, meaning of weight, ignore_index support',
-        "params": "list of {name, default, domain (text), doc}",
-        "properties": "{measured: [...] (verified by the contract tests), advisory: [...]}",
-        "relations": "tested identities with other losses, as text",
-        "references": "list of {authors, title, venue, year, url, text}",
-        "when_to_use": "advice",
-        "aliases": "other names accepted by losscraft.get",
-        "curves": "list of {axis, domain, zero, label}: the 1-D slices used by analyze and plot",
-    },
-    "losscraft.analyze/1": {
-        "schema": '"losscraft.analyze/1"',
-        "name": "registry key (or custom loss name)",
-        "params": "the hyperparameters analysed (defaults filled)",
-        "analysis": "AnalysisReport.to_dict() (see losscraft.analysis; non-finite floats are null there)",
-    },
-    "losscraft.plot/1": {
-        "schema": '"losscraft.plot/1"',
-        "output": "path of the written image",
-        "format": '"png", "svg" or "pdf"',
-        "losses": "names of the plotted losses",
-        "panels": '["loss", "gradient"] or ["loss"]',
-        "lines": "one {loss, label, axis, params, points} per drawn line (the loss panel; the gradient "
-        "panel has the same lines)",
-    },
-    "losscraft.error/1": {
-        "schema": '"losscraft.error/1"',
-        "error": "the message (also on stderr); the exit code is 2",
-    },
-}
-
 
 # --------------------------------------------------------------------------- parsing (no typer)
-_NONE = ("none", "null")
-_TRUE = ("true", "yes", "on")
-_FALSE = ("false", "no", "off")
-
-
-def _number(text: str, integer: bool) -> float | int:
-    t = text.strip()
-    if integer:
-        return int(t)
-    low = t.lower()
-    if low in ("inf", "+inf", "infinity"):
-        return math.inf
-    if low in ("-inf", "-infinity"):
-        return -math.inf
-    return float(t)
-
-
-def _literal(text: str) -> Any:
-    t = text.strip()
-    low = t.lower()
-    if low in _NONE:
-        return None
-    if low in _TRUE:
-        return True
-    if low in _FALSE:
-        return False
-    if "," in t:
-        return [_literal(part) for part in t.split(",")]
-    for conv in (int, float):
-        try:
-            return conv(t)
-        except ValueError:
-            pass
-    return t
-
-
 def parse_value(caller: str, spec: LossSpec, name: str, text: str, option: str = "--param") -> Any:
     """Parse the text of ``--param name=text`` according to the hyperparameter's domain.
 
-    Interval: an int or float (``inf`` allowed; ``none`` when optional). FloatSeq: a float or a
-    comma list of floats. Choice: one of the choices, compared as text (``true``/``false`` for
-    booleans, ``none``). TensorDomain: a comma list of floats (a float64 tensor) or ``none``.
-    The domain itself is checked afterwards (:func:`parse_params`).
+    The domain reads the text (:meth:`~losscraft._core.spec.Domain.parse`). Interval: an int or
+    float (``inf`` allowed; ``none`` when optional). FloatSeq: a float or a comma list of floats.
+    Choice: one of the choices, compared as text (``true``/``false`` for booleans, ``none``).
+    TensorDomain: a comma list of floats (a float64 tensor) or ``none``. The domain itself is
+    checked afterwards (:func:`parse_params`).
 
     >>> import losscraft
     >>> spec = losscraft.get("quantile").spec
@@ -154,32 +74,12 @@ def parse_value(caller: str, spec: LossSpec, name: str, text: str, option: str =
         LosscraftError: the text cannot be parsed for this domain.
     """
     domain = spec.param(name).domain
-    t = text.strip()
-    low = t.lower()
     try:
-        if low in _NONE:
-            return None
-        if isinstance(domain, Interval):
-            return _number(t, domain.integer)
-        if isinstance(domain, FloatSeq):
-            if "," in t:
-                return [_number(part, domain.element.integer) for part in t.split(",")]
-            return _number(t, domain.element.integer)
-        if isinstance(domain, Choice):
-            for choice in domain.values:
-                if isinstance(choice, bool):
-                    if (choice and low in _TRUE) or (not choice and low in _FALSE):
-                        return choice
-                elif str(choice).lower() == low:
-                    return choice
-            raise ValueError(t)
-        if isinstance(domain, TensorDomain):
-            return torch.tensor([float(part) for part in t.split(",")], dtype=torch.float64)
+        return domain.parse(text)
     except ValueError:
         raise LosscraftError(
             f"{caller}: cannot parse {option} {name}={text!r}: {name!r} must be {domain.describe()}"
         ) from None
-    return _literal(t)
 
 
 def _split(caller: str, item: str, option: str) -> tuple[str, str]:
@@ -262,133 +162,6 @@ def _check(caller: str, spec: LossSpec, key: str, value: Any) -> None:
         raise LosscraftError(f"{caller}: {exc}") from None
 
 
-# --------------------------------------------------------------------------- data (no typer)
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return _jsonable(value.detach().cpu().tolist())
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return value
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        return [_jsonable(v) for v in items]
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    return str(value)
-
-
-def _aliases_of(name: str) -> list[str]:
-    return sorted(a for a, k in aliases().items() if k == name)
-
-
-def _props(spec: LossSpec) -> dict[str, list[str]]:
-    props = sorted(spec.properties, key=str)
-    return {
-        "measured": [str(p) for p in props if p in CHECKED_PROPERTIES],
-        "advisory": [str(p) for p in props if p not in CHECKED_PROPERTIES],
-    }
-
-
-def _defaults(spec: LossSpec) -> dict[str, Any]:
-    return {p.name: _jsonable(p.domain.to_config(p.default)) for p in spec.params}
-
-
-def list_entries(family: str | None = None, property: str | None = None) -> dict[str, Any]:
-    """The ``losscraft list --json`` object (schema ``losscraft.list/1``)."""
-    rows = []
-    for e in catalog(family=family, property=property):
-        s = e.spec
-        rows.append(
-            {
-                "name": s.name,
-                "family": str(s.family),
-                "summary": s.summary,
-                "input_kind": str(s.input_kind),
-                "target_kind": str(s.target_kind),
-                "tasks": [str(t) for t in s.tasks],
-                "params": _defaults(s),
-                "properties": _props(s),
-                "aliases": _aliases_of(s.name),
-            }
-        )
-    return {
-        "schema": "losscraft.list/1",
-        "filters": {"family": family, "property": property},
-        "losses": rows,
-    }
-
-
-def describe_entry(name: str) -> dict[str, Any]:
-    """The ``losscraft show NAME --json`` object (schema ``losscraft.show/1``).
-
-    Raises:
-        LosscraftError: unknown name (the message suggests the closest names).
-    """
-    e = get(name)
-    s = e.spec
-    return {
-        "schema": "losscraft.show/1",
-        "name": s.name,
-        "family": str(s.family),
-        "summary": s.summary,
-        "formula": s.formula,
-        "function": f"losscraft.functional.{e.function.__name__}",
-        "module": f"losscraft.{e.module.__name__}" if e.module is not None else None,
-        "inputs": list(s.inputs),
-        "input_kind": str(s.input_kind),
-        "target_kind": str(s.target_kind),
-        "tasks": [str(t) for t in s.tasks],
-        "none_shape": s.none_shape,
-        "weight": s.weight,
-        "ignore_index": s.ignore_index,
-        "params": [
-            {
-                "name": p.name,
-                "default": _jsonable(p.domain.to_config(p.default)),
-                "domain": p.domain.describe(),
-                "doc": p.doc,
-            }
-            for p in s.params
-        ],
-        "properties": _props(s),
-        "relations": [r.describe(s.name) for r in s.relations],
-        "references": [
-            {
-                "authors": r.authors,
-                "title": r.title,
-                "venue": r.venue,
-                "year": r.year,
-                "url": r.url,
-                "text": str(r),
-            }
-            for r in s.references
-        ],
-        "when_to_use": s.when_to_use,
-        "aliases": _aliases_of(s.name),
-        "curves": [
-            {"axis": c.axis, "domain": _jsonable(list(c.domain)), "zero": _jsonable(c.zero), "label": c.label}
-            for c in s.curves
-        ],
-    }
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items()) or "-"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_fmt(v) for v in value) or "-"
-    return str(value)
-
-
 # --------------------------------------------------------------------------- the app
 def _console(stderr: bool = False) -> "Console":
     from rich.console import Console
@@ -407,7 +180,7 @@ def _message(exc: LosscraftError, caller: str) -> str:
 
 
 def _emit_json(obj: Mapping[str, Any]) -> None:
-    sys.stdout.write(json.dumps(_jsonable(obj), indent=2, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
     sys.stdout.flush()
 
 
@@ -605,13 +378,13 @@ def make_app() -> "typer.Typer":
     ) -> None:
         """Draw loss and gradient curves to an image file."""
         try:
-            from .plotting import _check_save, curve_lines, draw
+            from .plotting import check_save, curve_lines, draw
 
             specs = [get(n).spec for n in names]
             params = parse_params("plot", specs, param or [])
             sweeps = parse_sweep("plot", specs, sweep or [])
             dom = _parse_domain(domain)
-            _check_save(output, "plot")  # an unwritable -o fails before any work is done
+            check_save(output, "plot")  # an unwritable -o fails before any work is done
             lines = curve_lines([s.name for s in specs], params, sweeps, dom, caller="plot")
             fig, _ = draw(lines, grad=grad, save=output, sweep_keys=tuple(sweeps))
         except LosscraftError as exc:
@@ -652,7 +425,7 @@ def _parse_domain(text: str | None) -> tuple[float, float] | None:
     try:
         if len(parts) != 2:
             raise ValueError(text)
-        lo, hi = (_number(p, False) for p in parts)
+        lo, hi = (parse_number(p) for p in parts)
     except ValueError:
         raise LosscraftError(f"plot: --domain must be two numbers lo,hi, got {text!r}") from None
     return (float(lo), float(hi))

@@ -23,9 +23,9 @@ from typing import Any, NoReturn
 import torch
 from torch import Tensor, nn
 
+from ._core.combine import call_input_names, check_same_shapes, fmt_signature, input_names
 from ._core.errors import LosscraftError, refuse_torchscript
 from ._core.registry import build, check_config_keys, register_composite
-from .compose import _check_same_shapes, _signature, call_input_names, input_names
 
 __all__ = ["MultiTaskLoss"]
 
@@ -67,7 +67,7 @@ def _task_args(
         if unknown:
             raise LosscraftError(
                 f"MultiTaskLoss: task {name!r}: unknown input name(s) {unknown}; the loss takes "
-                f"{_signature(names)}" + (f" and keyword(s) {list(keyword)}" if keyword else "")
+                f"{fmt_signature(names)}" + (f" and keyword(s) {list(keyword)}" if keyword else "")
             )
         given = dict(pred)
         if target is not None:
@@ -77,7 +77,7 @@ def _task_args(
         missing = [n for n in names if n not in given]
         if missing:
             raise LosscraftError(
-                f"MultiTaskLoss: task {name!r}: missing input(s) {missing}; the loss takes {_signature(names)}"
+                f"MultiTaskLoss: task {name!r}: missing input(s) {missing}; the loss takes {fmt_signature(names)}"
             )
         return tuple(given[n] for n in names), {k: given[k] for k in keyword if k in given}
     preds = tuple(pred) if isinstance(pred, (tuple, list)) else (pred,)
@@ -89,8 +89,8 @@ def _task_args(
         others = [n for n in names if n != "target"]
         if len(preds) != len(others):
             raise LosscraftError(
-                f"MultiTaskLoss: task {name!r}: the loss takes {_signature(names)}, so the prediction "
-                f"must hold {len(others)} tensor(s) {_signature(tuple(others))} and the target is "
+                f"MultiTaskLoss: task {name!r}: the loss takes {fmt_signature(names)}, so the prediction "
+                f"must hold {len(others)} tensor(s) {fmt_signature(tuple(others))} and the target is "
                 f"given separately; got a prediction of {len(preds)} tensor(s)"
             )
         it = iter(preds)
@@ -98,7 +98,7 @@ def _task_args(
     args = preds if target is None else (*preds, target)
     if len(args) != len(names):
         raise LosscraftError(
-            f"MultiTaskLoss: task {name!r}: the loss takes {_signature(names)}; got {len(args)} tensor(s) "
+            f"MultiTaskLoss: task {name!r}: the loss takes {fmt_signature(names)}; got {len(args)} tensor(s) "
             "(prediction, then the target if given)"
         )
     return args, {}
@@ -311,7 +311,7 @@ class MultiTaskLoss(nn.Module):
         for k in names:
             args, kwargs = _task_args(k, self.tasks[k], predictions[k], targets.get(k))
             losses[k] = self.tasks[k](*args, **kwargs)
-        _check_same_shapes("MultiTaskLoss", "tasks", losses)
+        check_same_shapes("MultiTaskLoss", "tasks", losses)
         total: Tensor | None = None
         terms: dict[str, Tensor] = {}
         used: dict[str, float] = {}

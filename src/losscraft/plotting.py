@@ -41,6 +41,7 @@ __all__ = [
     "AXIS_LABELS",
     "CurveLine",
     "axis_label",
+    "check_save",
     "curve_lines",
     "draw",
     "evaluate_curve",
@@ -463,12 +464,12 @@ def plot(
         [4, 4]
         >>> fig, axes = plot("huber", sweep={"delta": [0.5, 1, 2]}, save="huber.png")  # doctest: +SKIP
     """
-    _check_save(save)
+    check_save(save)
     lines = curve_lines(losses, params, sweep, domain, n=n)
     return draw(lines, grad=grad, ax=ax, save=save, title=title, sweep_keys=tuple(sweep or ()))
 
 
-def _check_save(save: str | PathLike[str] | None, caller: str = "plot") -> str:
+def check_save(save: str | PathLike[str] | None, caller: str = "plot") -> str:
     """The suffix of a writable ``save`` path (``""`` for None), checked before anything is drawn.
 
     Raises:
@@ -509,7 +510,7 @@ def draw(
 
     Arguments and return value as in :func:`plot`; ``sweep_keys`` only enter the default title.
     """
-    suffix = _check_save(save)
+    suffix = check_save(save)
     if not lines:
         raise LosscraftError("plot: nothing to draw")
     plt = _pyplot()

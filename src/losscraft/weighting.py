@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from ._core.checks import check_nonnegative, fmt_shape
 from ._core.errors import LosscraftError
 from ._core.module import LossModule
-from ._core.reduction import check_weight, record_unreduced
+from ._core.reduction import check_weight, mean_denominator, record_unreduced
 from ._core.registry import build, check_config_keys, register_composite
 from ._core.spec import InputKind, TargetKind
 from .compose import Combinable, input_names
@@ -263,7 +263,7 @@ def _reduce_weighted(
             assert dw is not None
             n = dw.expand_as(values).sum()
     # divide-no-nan, as the core reducer: nothing kept or all weights zero gives 0.0, not NaN
-    return total / torch.where(n > 0, n, torch.ones_like(n))
+    return total / mean_denominator(n)
 
 
 def _split_call_inputs(owner: str, loss: nn.Module, kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,8 +20,9 @@ import torch
 
 import losscraft
 from losscraft import LosscraftError, LossEntry
+from losscraft._core.combine import _SCHEDULES
 from losscraft._core.registry import composites
-from losscraft.compose import _SCHEDULES, CombinedLoss, schedule_from_config
+from losscraft.compose import CombinedLoss, schedule_from_config
 from losscraft.multitask import MultiTaskLoss
 from losscraft.weighting import Weighted
 

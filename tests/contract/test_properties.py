@@ -1,9 +1,9 @@
 """Declared properties are measured, in both directions, for every registry entry.
 
 The properties in ``CHECKED_PROPERTIES`` are measured by the library itself,
-:func:`losscraft.analyze` (``src/losscraft/analysis.py``, whose docstring gives every
-definition and threshold): at default hyperparameters, in float64, on the entry's curves
-(and, for ``nonnegative`` and ``scale_invariant``, on random samples). A property that is
+:func:`losscraft.analyze` (``src/losscraft/analysis/``; every definition is on
+docs/understanding-losses.md, every threshold in ``analysis/thresholds.py``): at default
+hyperparameters, in float64, on the entry's curves (and, for ``nonnegative`` and ``scale_invariant``, on random samples). A property that is
 declared must hold; a property that holds must be declared. The measurement is independent
 of any loss implementation, and there is only one of it: the CLI, the plots and this suite
 all report the same numbers.

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 import losscraft.functional as LF
 from losscraft._core.kernels import lean_kernels
-from losscraft.losses.classification import focal as focal_mod
+from losscraft.losses.classification import focal_kernel
 from losscraft.losses.segmentation import _common as overlap_mod
 
 D = torch.float64
@@ -45,10 +45,10 @@ def _saved_numels() -> Iterator[list[tuple[int, int]]]:
         yield seen
 
 
-def _small_blocks(monkeypatch: pytest.MonkeyPatch, module: Any, size: int) -> None:
-    """Force blocks of ``size`` values: many blocks, images cut along their positions."""
-    monkeypatch.setattr(module, "_BLOCK_MIN", size)
-    monkeypatch.setattr(module, "_BLOCK_MAX", size)
+def _small_blocks(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """Force blocks of ``size`` values in the shared planner: many blocks, images cut."""
+    monkeypatch.setattr("losscraft._core.blocks.BLOCK_MIN", size)
+    monkeypatch.setattr("losscraft._core.blocks.BLOCK_MAX", size)
 
 
 def _grads(fn: Callable[..., torch.Tensor], x: torch.Tensor, *args: Any, **kw: Any):
@@ -70,9 +70,9 @@ def _class_case(shape: tuple[int, ...], seed: int, ignore: int | None = -100, sc
 
 
 def _focal_composed(x, t, gamma, ignore_index=-100, alpha=None, weight=None, reduction="mean"):
-    """The composed formula (focal.py's reference), reduced like focal_loss."""
+    """The composed formula (focal_kernel.py's reference), reduced like focal_loss."""
     mask = t != ignore_index
-    v = focal_mod._focal_values_composed(x, t, mask, gamma)
+    v = focal_kernel.focal_values_composed(x, t, mask, gamma)
     from losscraft import reduce
 
     if alpha is None:
@@ -105,7 +105,7 @@ SHAPES = [(7, 5), (3, 4, 6, 5), (2, 3, 5000), (1, 2, 9), (6, 2)]  # C = 1 raises
 def test_focal_lean_matches_composed(shape, gamma, block, monkeypatch) -> None:
     x, t = _class_case(shape, 1)
     if block is not None:  # ~20+ blocks; images cut along their positions
-        _small_blocks(monkeypatch, focal_mod, max(block, x.numel() // 20))
+        _small_blocks(monkeypatch, max(block, x.numel() // 20))
     for reduction in ("none", "sum", "mean"):
         got = _grads(LF.focal_loss, x, t, gamma=gamma, reduction=reduction)
         want = _grads(_focal_composed, x, t, gamma, reduction=reduction)
@@ -137,7 +137,7 @@ def test_focal_lean_with_alpha_and_weight_matches_composed() -> None:
 @pytest.mark.parametrize("block", [None, 5])
 def test_focal_lean_gradcheck(block, monkeypatch) -> None:
     if block is not None:
-        _small_blocks(monkeypatch, focal_mod, block)
+        _small_blocks(monkeypatch, block)
     x, t = _class_case((3, 4, 5), 5, ignore=2, scale=1.0)
     alpha = torch.tensor([0.5, 1.0, 2.0, 0.7], dtype=D)
     for gamma, reduction in itertools.product([0.5, 2.0], ["none", "mean"]):
@@ -212,7 +212,7 @@ def test_focal_lean_float32_keeps_relative_precision_of_confident_positions(gamm
     x[:, 2, :] = torch.linspace(-2.0, 1.0, 3)  # the others differ a little
     t = torch.ones(7, 3, dtype=torch.long)
     xd = x.double().requires_grad_(True)
-    want_v = focal_mod._focal_values_composed(xd, t, t >= 0, gamma)
+    want_v = focal_kernel.focal_values_composed(xd, t, t >= 0, gamma)
     (want_g,) = torch.autograd.grad(want_v.sum(), xd)
     if need_grad:
         xr = x.clone().requires_grad_(True)
@@ -325,7 +325,7 @@ OVERLAP_SHAPES = {
 def test_overlap_lean_sums_match_composed(mode, shape, ignore, aggregate, block, monkeypatch) -> None:
     x, t = _overlap_case(mode, shape, 11, ignore)
     if block is not None:  # ~20+ blocks; images cut along their positions
-        _small_blocks(monkeypatch, overlap_mod, max(block, x.numel() // 20))
+        _small_blocks(monkeypatch, max(block, x.numel() // 20))
     soft = mode != "multiclass"
     got_s, got_g = _sums_grads(x, t, mode, ignore, aggregate, True, target_grad=soft)
     want_s, want_g = _sums_grads(x, t, mode, ignore, aggregate, False, target_grad=soft)
@@ -368,7 +368,7 @@ def _dice_closed_form_grad(x, t, smooth):
 @pytest.mark.parametrize("block", [None, 5])
 def test_dice_multiclass_matches_closed_form_gradient(block, monkeypatch) -> None:
     if block is not None:
-        _small_blocks(monkeypatch, overlap_mod, block)
+        _small_blocks(monkeypatch, block)
     x, t = _overlap_case("multiclass", (2, 4, 6, 5), 13, None)
     xr = x.clone().requires_grad_(True)
     LF.dice_loss(xr, t, mode="multiclass", smooth=0.5, reduction="sum").backward()
@@ -378,7 +378,7 @@ def test_dice_multiclass_matches_closed_form_gradient(block, monkeypatch) -> Non
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("aggregate", ["sample", "batch"])
 def test_overlap_lean_gradcheck_small_blocks(mode, aggregate, monkeypatch) -> None:
-    _small_blocks(monkeypatch, overlap_mod, 5)
+    _small_blocks(monkeypatch, 5)
     shape = (2, 3, 3, 4) if mode != "binary" else (2, 1, 3, 4)
     x, t = _overlap_case(mode, shape, 14, 255)
     for fn in (LF.dice_loss, LF.jaccard_loss):

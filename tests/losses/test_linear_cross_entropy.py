@@ -18,7 +18,7 @@ import torch.nn.functional as F
 import losscraft
 from losscraft import LosscraftError
 from losscraft.losses.classification import LinearCrossEntropyLoss, linear_cross_entropy_loss
-from losscraft.losses.classification import linear_cross_entropy as lce_mod
+from losscraft.losses.classification import linear_cross_entropy_kernel as lce_kernel
 from losscraft.losses.classification.linear_cross_entropy import default_chunk_size
 
 D = torch.float64
@@ -227,7 +227,7 @@ def test_masked_path_matches_compacted_path(monkeypatch: pytest.MonkeyPatch) -> 
         )
         for r in ("mean", "sum")
     }
-    monkeypatch.setattr(lce_mod, "is_compiling", lambda: True)
+    monkeypatch.setattr(lce_kernel, "is_compiling", lambda: True)
     for r in ("mean", "sum", "none"):
         up = torch.linspace(0.5, 1.5, 13, dtype=D) if r == "none" else None
         got = _value_and_grads(

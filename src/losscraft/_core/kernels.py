@@ -9,7 +9,8 @@ values as the loss itself. :func:`elementwise_loss` therefore
 * walks the flattened input in chunks of :data:`DEFAULT_CHUNK` elements,
 * evaluates the loss *and* its derivative per chunk with a :class:`ChunkKernel` (the binary
   logit kernels need one ``exp`` and one ``log1p`` per element, see
-  :func:`binary_logit_base`), into a few chunk-sized scratch buffers that stay in the cache,
+  ``losscraft.losses.classification.binary_logit_kernel``), into a few chunk-sized scratch
+  buffers that stay in the cache,
 * accumulates the reduced loss per chunk (the chunk sums are added in float64),
 * writes the gradient, already multiplied by the weights and the reduction's ``1/N``, into
   **one** preallocated buffer of the input's size and dtype, and saves only that buffer.
@@ -23,12 +24,10 @@ Threads: chunks are shared out dynamically among ``torch.get_num_threads()`` poo
 whose torch ops run single-threaded (see :func:`_pool`); the calling thread waits. With
 intra-op parallelism instead, every one of the ~22 ops per chunk would end in an OpenMP
 barrier, and on an oversubscribed machine (DataLoader workers, other jobs) each descheduled
-thread stalls the others. Measured (binary focal fwd+bwd, 8.4M logits, 2 cores, 64K chunks):
-idle, intra-op 88 ms and this pool 102 ms; with two busy processes competing for the cores,
-intra-op 389 ms and the pool 206 ms (torch's BCE-with-logits 221 ms). The pool gives up ~15 %
-on an idle machine (the threads hand the GIL back and forth ~22 times per chunk) to stay
-robust on a busy one. Torch ops release the GIL while they compute, so only the Python glue
-between them is serialised.
+thread stalls the others. The pool is a little slower than intra-op threads on an idle
+machine (the threads hand the GIL back and forth ~22 times per chunk) and much faster on a
+busy one (the measurements are in the comment above :func:`_pool`). Torch ops release the
+GIL while they compute, so only the Python glue between them is serialised.
 
 Scope and fall-backs (the callers keep the composed implementation and use it when):
 
@@ -65,7 +64,7 @@ import dataclasses
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -73,18 +72,17 @@ import torch
 from torch import Tensor
 
 from .checks import compute_dtype, functorch_active, is_compiling
+from .reduction import mean_denominator
 
 __all__ = [
     "DEFAULT_CHUNK",
     "ChunkKernel",
     "Workspace",
     "autograd_functions_unsupported",
-    "binary_logit_base",
     "elementwise_loss",
     "lean_kernels",
     "use_lean",
     "weighted_sum",
-    "wrong_side",
     "write_grad",
 ]
 
@@ -158,7 +156,7 @@ class Workspace:
 
     Why: reusing a handful of cache-resident buffers with ``out=`` avoids an allocation per op
     per chunk, and 0-dim constants (:meth:`c`) avoid wrapping a Python scalar into a tensor on
-    every call (torch ops take ~3 us with tensor arguments, ~8 us with a Python scalar).
+    every call (a Python scalar argument adds to the fixed overhead of every torch op).
     """
 
     def __init__(self, size: int, dtype: torch.dtype, device: torch.device) -> None:
@@ -183,6 +181,8 @@ class Workspace:
 
     def c(self, value: float) -> Tensor:
         """``value`` as a cached 0-dim tensor of the compute dtype."""
+        # Measured per-call overhead of a torch op: ~3 us with tensor arguments, ~8 us with a
+        # Python scalar.
         t = self._consts.get(value)
         if t is None:
             t = self._consts[value] = torch.tensor(value, dtype=self.dtype, device=self.device)
@@ -219,45 +219,6 @@ class ChunkKernel(Protocol):
         grad: Tensor | None,
         gmul: float,
     ) -> Tensor | None: ...
-
-
-def binary_logit_base(ws: Workspace, x: Tensor, out: Sequence[Tensor]) -> None:
-    r"""The transcendental part shared by the binary logit kernels: one ``exp``, one ``log1p``.
-
-    Writes ``out = [na, e, lg, ope, sgn]``: ``na = -|x|``, ``e = exp(-|x|)``,
-    ``lg = log(1 + e)``, ``ope = 1 + e`` and ``sgn = copysign(1, x)``. Everything else is
-    arithmetic on these: the sigmoid of the larger side is ``1 / ope``, of the smaller
-    ``e / ope``, and ``softplus(x) = max(x, 0) + lg``. ``sgn`` is +-1, never 0 (unlike
-    ``sign``): the one-sided formulas of the kernels are both valid at ``x = 0``, but they must
-    agree on one.
-    """
-    na, e, lg, ope, sgn = out
-    ones = ws.ones
-    torch.copysign(x, ws.c(-1.0), out=na)
-    torch.exp(na, out=e)
-    torch.log1p(e, out=lg)
-    torch.add(e, ones, out=ope)
-    torch.copysign(ones, x, out=sgn)
-
-
-def wrong_side(ws: Workspace, y: Tensor, sgn: Tensor, z: Tensor, v: Tensor, s2: Tensor) -> None:
-    r"""``z = 1 - 2y``, ``v = z + sgn`` and ``s2 = |v| = 2s``, with ``s`` the wrong side's weight.
-
-    ``s`` is the target weight of the *wrong* side of ``x``: ``1 - y`` for ``x >= 0`` and
-    ``y`` for ``x < 0``, exactly 0 or 1 for hard targets; ``v = sgn 2s``. With
-    ``e = exp(-|x|)``:
-
-    * $\mathrm{softplus}(x) - xy = |x| s + \log(1 + e)$,
-    * $1 - p_t = c / (1 + e)$ with $c = e + s(1 - e)$ ($p_t$ of the focal loss),
-    * $\sigma(x) - y = \mathrm{sgn}\,(s(1 + e) - e) / (1 + e) = (v - \mathrm{sgn}\,c) / (1 + e)$.
-
-    None of them is a difference of nearly equal numbers for hard targets (``s = 0`` gives
-    ``c = e`` and ``v - sgn c = -sgn e`` exactly), so the easy tail keeps its relative
-    precision.
-    """
-    torch.sub(ws.ones, y, alpha=2, out=z)
-    torch.add(z, sgn, out=v)
-    torch.abs(v, out=s2)
 
 
 def weighted_sum(ws: Workspace, values: Tensor, f: Tensor | float) -> Tensor:
@@ -372,10 +333,10 @@ def _chunks(n: int, period: int, chunk: int) -> tuple[int, list[tuple[int, int, 
 
 
 def _views(flat: Tensor | None, chunks: list[tuple[int, int, int]], uniform: int) -> list[Tensor | None]:
-    """The chunk views of ``flat``: one ``split`` call (~2 us per view) when chunks are uniform."""
+    """The chunk views of ``flat``: one ``split`` call when chunks are uniform."""
     if flat is None:
         return [None] * len(chunks)
-    if uniform:
+    if uniform:  # one split call: ~2 us per view, cheaper than slicing each chunk
         return list(torch.split(flat, uniform))
     return [flat[i0:i1] for i0, i1, _ in chunks]
 
@@ -412,7 +373,7 @@ class _Run:
         k = 1.0
         if self.reduction == "mean":
             den = float(n) if w is None else _operand_sum(w, n)
-            k = 1.0 / den if den > 0 else 1.0  # divide-no-nan: the mean of nothing is 0
+            k = 1.0 / mean_denominator(den)  # divide-no-nan: the mean of nothing is 0
         # float16 buffers hold an O(1) gradient; bscale is applied in backward (docstring).
         gmul, bscale = 1.0, 1.0
         if need_grad and x.dtype == torch.float16:
@@ -476,6 +437,10 @@ def _single_threaded_worker() -> None:
     torch.set_num_threads(1)
 
 
+# Pool against intra-op threads, measured (binary focal fwd+bwd, 8.4M logits, 2 cores, 64K
+# chunks): idle, intra-op 88 ms and this pool 102 ms; with two busy processes competing for the
+# cores, intra-op 389 ms and the pool 206 ms (torch's BCE-with-logits 221 ms). The pool gives up
+# ~15 % on an idle machine to stay robust on a busy one.
 def _pool(workers: int) -> concurrent.futures.ThreadPoolExecutor:
     """A process-wide pool of ``workers`` threads whose torch ops run single-threaded.
 

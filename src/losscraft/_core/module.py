@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
-from ..compose import Combinable
 from .checks import as_tensor_param, check_params
+from .combine import Combinable
 from .errors import LosscraftError
-from .registry import _attach_module
+from .registry import attach_module
 from .spec import LossSpec, TensorDomain
 
 __all__ = ["LossModule"]
@@ -51,7 +51,7 @@ class LossModule(Combinable, nn.Module):
         cls.spec = spec
         cls._fn = staticmethod(fn)  # type: ignore[assignment]
         if attach:  # unregistered custom losses (losscraft.builder) are not attached
-            _attach_module(spec, cls)
+            attach_module(spec, cls)
 
     def __init__(self, **hparams: Any) -> None:
         super().__init__()

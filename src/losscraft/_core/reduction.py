@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Literal, overload
 
 import torch
 from torch import Tensor
@@ -25,7 +25,7 @@ from torch import Tensor
 from .checks import REDUCTIONS, check_nonnegative, check_tensor, fmt_shape, is_compiling
 from .errors import LosscraftError
 
-__all__ = ["Reduction", "check_weight", "record_unreduced", "reduce", "reduce_checked"]
+__all__ = ["Reduction", "check_weight", "mean_denominator", "record_unreduced", "reduce", "reduce_checked"]
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -64,6 +64,34 @@ def _record(values: Tensor, den: Tensor | None, mask: Tensor | None, *, replace:
     if replace and records:
         records.pop()
     records.append((values, den, mask))
+
+
+@overload
+def mean_denominator(total: int) -> int: ...
+@overload
+def mean_denominator(total: float) -> float: ...
+@overload
+def mean_denominator(total: Tensor) -> Tensor: ...
+def mean_denominator(total: int | float | Tensor) -> int | float | Tensor:
+    r"""What a ``"mean"`` divides by, given the total count or weight of the kept positions.
+
+    The divide-no-nan rule: a total that is not positive (an empty batch, every position
+    ignored or masked, all weights zero) becomes 1, so the mean is an empty or all-zero sum
+    over 1: ``0.0`` with zero (finite) gradients, not NaN. ``total`` is a Python number (the
+    chunked kernels compute their scale on the host: an ``int`` stays an ``int``, a ``float`` a
+    ``float``) or a tensor (no host sync: a ``torch.where``, traceable by ``torch.compile``).
+
+    This is the one place a mean's count is computed: :func:`reduce` (its ``weight``,
+    ``mask`` and ``denominator`` means), the chunked elementwise kernels
+    (``losscraft._core.kernels``) and the linear cross-entropy planner all call it. Making the
+    count global across processes (data-parallel training: the sum of the count over ranks)
+    therefore belongs here, and only here.
+    """
+    if isinstance(total, Tensor):
+        return torch.where(total > 0, total, torch.ones_like(total))
+    if total > 0:
+        return total
+    return 1.0 if isinstance(total, float) else 1
 
 
 def check_weight(fn: str, weight: Tensor | None, loss_shape: torch.Size, name: str = "weight") -> None:
@@ -130,7 +158,7 @@ def reduce(
                 _record(num, d if mask is None else d * mask, mask, replace=True)
             return num
         den = reduce(denominator.to(values.dtype).expand_as(values), "sum", mask=mask)
-        return num / torch.where(den > 0, den, torch.ones_like(den))
+        return num / mean_denominator(den)
     w: Tensor | None = None
     if weight is not None:
         w = weight.to(values.dtype)
@@ -148,15 +176,15 @@ def reduce(
     if reduction == "sum":
         return total
     if w is None or (normalize == "count" and mask is None):
-        # max(n, 1): the mean of an empty batch is 0, not nan.
-        return total / max(values.numel(), 1)
+        # the mean of an empty batch is 0, not nan.
+        return total / mean_denominator(values.numel())
     if normalize == "count":
         assert mask is not None
         den = mask.sum().to(values.dtype)
     else:
         den = w.expand_as(values).sum() if w.shape != values.shape else w.sum()
     # divide-no-nan: 0/0 -> 0 with zero gradient, every position masked or zero-weighted.
-    return total / torch.where(den > 0, den, torch.ones_like(den))
+    return total / mean_denominator(den)
 
 
 def reduce_checked(

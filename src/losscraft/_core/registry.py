@@ -9,20 +9,23 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from torch import nn
+
+from .docstrings import render_docstring
 from .errors import LosscraftError
 from .spec import Family, InputKind, LossSpec, Property, TargetKind, Task
 
-if TYPE_CHECKING:
-    from .module import LossModule
-
 __all__ = [
     "LossEntry",
+    "RegisteredModule",
+    "attach_module",
     "build",
     "catalog",
     "check_config_keys",
     "get",
+    "lookup",
     "register",
     "register_composite",
     "unregister",
@@ -31,13 +34,28 @@ __all__ = [
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class RegisteredModule(Protocol):
+    """What the registry needs of an entry's Module (every ``LossModule`` subclass has it).
+
+    A protocol rather than ``LossModule`` itself: the Module base imports the registry (to attach
+    each subclass), so the registry must not import it back.
+    """
+
+    def __init__(self, **hparams: Any) -> None: ...
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> nn.Module:
+        """The Module configured by ``config`` (see ``LossModule.from_config``)."""
+        ...
+
+
 @dataclass
 class LossEntry:
     """One catalog entry: metadata, functional form and Module form."""
 
     spec: LossSpec
     function: Callable[..., Any]
-    module: type[LossModule] | None = None
+    module: type[RegisteredModule] | None = None
 
     @property
     def name(self) -> str:
@@ -100,7 +118,11 @@ def check_config_keys(
 
 
 def register(spec: LossSpec, *, aliases: tuple[str, ...] = ()) -> Callable[[F], F]:
-    """Decorator: record ``spec`` for the decorated function and return the function unchanged."""
+    """Decorator: record ``spec`` for the decorated function and return the function.
+
+    The function is returned as it is, except that the ``{formula}`` and ``{references}`` lines of
+    its docstring are filled from ``spec`` (see :mod:`losscraft._core.docstrings`).
+    """
 
     def deco(fn: F) -> F:
         if spec.name in _ENTRIES or spec.name in _ALIASES:
@@ -112,6 +134,7 @@ def register(spec: LossSpec, *, aliases: tuple[str, ...] = ()) -> Callable[[F], 
             if alias in _ENTRIES or alias in _ALIASES:
                 raise RuntimeError(f"alias {alias!r} registered twice")
             _ALIASES[alias] = spec.name
+        fn.__doc__ = render_docstring(spec, fn.__doc__)
         return fn
 
     return deco
@@ -125,13 +148,23 @@ def unregister(name: str) -> None:
         del _ALIASES[alias]
 
 
-def _attach_module(spec: LossSpec, cls: type[LossModule]) -> None:
+def attach_module(spec: LossSpec, cls: type[RegisteredModule]) -> None:
+    """Record ``cls`` as the Module form of the registered loss ``spec`` (called by the Module base).
+
+    Raises:
+        RuntimeError: ``spec`` is not registered, or already has another Module class.
+    """
     entry = _ENTRIES.get(spec.name)
     if entry is None:
         raise RuntimeError(f"Module {cls.__name__} refers to unregistered loss {spec.name!r}")
     if entry.module is not None and entry.module is not cls:
         raise RuntimeError(f"loss {spec.name!r} already has Module {entry.module.__name__}")
     entry.module = cls
+
+
+def lookup(name: str) -> LossEntry | None:
+    """The entry registered under exactly the key ``name`` (no alias or suffix resolution), or ``None``."""
+    return _ENTRIES.get(name)
 
 
 def _resolve(name: str) -> str:

@@ -1,8 +1,9 @@
 """Machine-readable description of a loss: the single home of its metadata.
 
 A :class:`LossSpec` sits beside each loss function. The registry, the Module base class, the
-hyperparameter validation, the contract test-suite, the docs and (later) the advisor, CLI and
-plots all read it, so a fact about a loss is written exactly once.
+hyperparameter validation, the contract test-suite, the docs, the CLI, the plots and the
+function's own docstring (its formula and references) all read it, so a fact about a loss is
+written exactly once.
 
 Every field is either *executable* (checked by a generic test over the whole registry:
 ``params`` domains and defaults, ``properties`` in :data:`CHECKED_PROPERTIES`, ``input_kind``,
@@ -38,6 +39,7 @@ __all__ = [
     "TargetKind",
     "Task",
     "TensorDomain",
+    "parse_number",
 ]
 
 
@@ -132,12 +134,85 @@ CHECKED_PROPERTIES = frozenset(
 
 
 # --------------------------------------------------------------------------- domains
+# Words Domain.parse reads as None and as the booleans (any case).
+_NONE = ("none", "null")
+_TRUE = ("true", "yes", "on")
+_FALSE = ("false", "no", "off")
+
+
+def parse_number(text: str, integer: bool = False) -> float | int:
+    """An int (``integer``) or a float written as ``text``; floats may be ``inf`` or ``-inf``.
+
+    ``+inf``, ``infinity`` and ``-infinity`` (any case) are read too; surrounding spaces ignored.
+
+    >>> parse_number(" -inf "), parse_number("3", integer=True)
+    (-inf, 3)
+
+    Raises:
+        ValueError: the text is not such a number.
+    """
+    t = text.strip()
+    if integer:
+        return int(t)
+    low = t.lower()
+    if low in ("inf", "+inf", "infinity"):
+        return math.inf
+    if low in ("-inf", "-infinity"):
+        return -math.inf
+    return float(t)
+
+
+def _literal(text: str) -> Any:
+    t = text.strip()
+    low = t.lower()
+    if low in _NONE:
+        return None
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    if "," in t:
+        return [_literal(part) for part in t.split(",")]
+    for conv in (int, float):
+        try:
+            return conv(t)
+        except ValueError:
+            pass
+    return t
+
+
 class Domain:
-    """Allowed values of a hyperparameter: validation, description and test samples."""
+    """Allowed values of a hyperparameter: validation, description, parsing and test samples."""
 
     def contains(self, value: Any) -> bool:  # pragma: no cover - abstract
         """Return whether ``value`` is allowed."""
         raise NotImplementedError
+
+    def parse(self, text: str) -> Any:
+        """The value written as ``text`` (e.g. the ``v`` of ``losscraft analyze --param k=v``).
+
+        ``none`` / ``null`` (any case, surrounding spaces ignored) give ``None`` in every domain;
+        anything else is read by the domain's own syntax (:meth:`_parse`). Parsing does not
+        validate: whether the value lies inside the domain is :meth:`contains`'s question
+        (``Interval(0, 1).parse("5")`` is ``5.0``).
+
+        Raises:
+            ValueError: the text cannot be read as a value of this domain's kind.
+        """
+        t = text.strip()
+        if t.lower() in _NONE:
+            return None
+        try:
+            return self._parse(t)
+        except ValueError:
+            raise ValueError(f"cannot parse {text!r}: must be {self.describe()}") from None
+
+    def _parse(self, text: str) -> Any:
+        """Read stripped text that is not ``none`` (each domain has its own syntax).
+
+        Here a generic literal: a number, a boolean, a comma list of them, else the text itself.
+        """
+        return _literal(text)
 
     def describe(self) -> str:  # pragma: no cover - abstract
         """Human-readable description used in error messages and docs."""
@@ -194,6 +269,10 @@ class Interval(Domain):
         hi_ok = v <= self.high if self._closed(self.high, self.high_closed) else v < self.high
         return lo_ok and hi_ok and not (self.nonzero and v == 0.0)
 
+    def _parse(self, text: str) -> float | int:
+        """An int (``integer``) or a float, ``inf`` / ``-inf`` allowed (see :func:`parse_number`)."""
+        return parse_number(text, self.integer)
+
     def describe(self) -> str:
         """E.g. ``a float in (0, inf)``; ``[-inf, inf)`` when ``-inf`` is allowed."""
         lb = "[" if self._closed(self.low, self.low_closed) else "("
@@ -236,6 +315,12 @@ class FloatSeq(Domain):
             return len(value) > 0 and all(self.element.contains(v) for v in value)
         return self.element.contains(value)
 
+    def _parse(self, text: str) -> float | int | list[float | int]:
+        """A number as in :class:`Interval`, or a comma list of them (``0.1,0.5,0.9``)."""
+        if "," in text:
+            return [parse_number(part, self.element.integer) for part in text.split(",")]
+        return parse_number(text, self.element.integer)
+
     def describe(self) -> str:
         """E.g. ``a float in (0, 1), or a non-empty sequence of them``."""
         return f"{self.element.describe()}, or a non-empty sequence of them"
@@ -259,6 +344,20 @@ class Choice(Domain):
     def contains(self, value: Any) -> bool:
         """Exact membership (``True`` is not ``1``)."""
         return any(value is v or (type(value) is type(v) and value == v) for v in self.values)
+
+    def _parse(self, text: str) -> Any:
+        """The choice whose text matches, case-insensitively.
+
+        Booleans are written ``true`` / ``yes`` / ``on`` and ``false`` / ``no`` / ``off``.
+        """
+        low = text.lower()
+        for choice in self.values:
+            if isinstance(choice, bool):
+                if (choice and low in _TRUE) or (not choice and low in _FALSE):
+                    return choice
+            elif str(choice).lower() == low:
+                return choice
+        raise ValueError(text)
 
     def describe(self) -> str:
         """E.g. ``one of 'binary', 'multiclass'``."""
@@ -297,7 +396,7 @@ class TensorDomain(Domain):
 
     def value_error(self, value: Any) -> str | None:
         """``None`` if every value is finite and ``>= 0`` (``> 0``), else what was found."""
-        from .checks import value_error  # imported here: checks imports this module
+        from .values import value_error
 
         return value_error(value, low=0.0, strict=self.positive)
 
@@ -306,6 +405,10 @@ class TensorDomain(Domain):
         if value is None:
             return self.optional
         return self.structure_ok(value) and self.value_error(value) is None
+
+    def _parse(self, text: str) -> torch.Tensor:
+        """A comma list of floats (``3`` or ``1,2.5``), as a float64 tensor."""
+        return torch.tensor([float(part) for part in text.split(",")], dtype=torch.float64)
 
     @property
     def values_rule(self) -> str:
@@ -473,9 +576,13 @@ class LossSpec:
         inputs: names of the positional tensor arguments, in order.
         params: keyword-only hyperparameters (``weight`` and ``reduction`` excluded).
         properties: see :class:`Property`.
-        formula: LaTeX of the unreduced loss.
-        summary: one line.
-        references: literature.
+        formula: LaTeX of the unreduced loss, one line. It is the only copy: the function's
+            docstring shows it where its source holds the line ``{formula}`` (filled in by
+            ``register``, see :mod:`losscraft._core.docstrings`).
+        summary: one line: the function docstring's first line, verbatim (both written, held
+            equal by the contract suite).
+        references: literature, the only copy: the docstring's ``References:`` section holds
+            the line ``{references}``, filled in the same way.
         sample: random valid inputs (see :data:`SampleFn`).
         curve: a 1-D slice for property checks and plots, or ``None``.
         relations: identities with other entries (see :class:`Relation`), tested.

@@ -25,7 +25,6 @@ __all__ = [
     "binary_focal_loss",
     "cross_entropy_loss",
     "focal_loss",
-    # issue 3: extended catalog
     "ASLLoss",
     "BalancedSoftmaxLoss",
     "GCELoss",
@@ -40,7 +39,7 @@ __all__ = [
     "logit_adjusted_loss",
     "poly_loss",
     "sce_loss",
-    # issue 6: large-vocabulary linear cross-entropy
+    # large-vocabulary linear cross-entropy
     "LinearCrossEntropyLoss",
     "linear_cross_entropy_loss",
 ]

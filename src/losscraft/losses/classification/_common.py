@@ -6,17 +6,15 @@ import torch
 from torch import Tensor
 
 from ..._core.checks import (
-    check_class_index,
+    check_class_input,
     check_class_weight,
     check_finite_range,
     check_floating,
+    check_index_target,
     check_same_shape,
-    check_softmax_classes,
     compute_dtype,
-    fmt_shape,
     to_compute,
 )
-from ..._core.errors import LosscraftError
 from ..._core.sampling import randn, uniform
 from ..._core.spec import Call
 
@@ -25,8 +23,6 @@ __all__ = [
     "binary_logits_sample",
     "binary_negative_curve_call",
     "binary_probabilities_sample",
-    "check_class_input",
-    "check_index_target",
     "class_vector",
     "gather_class",
     "multiclass_curve_call",
@@ -56,38 +52,6 @@ def prepare_binary(
     check_finite_range(fn, "target", target, 0.0, 1.0, "targets")
     dt = compute_dtype(input, target)
     return to_compute(input, dt), to_compute(target, dt)
-
-
-def check_class_input(fn: str, input: Tensor) -> int:
-    """``input`` is a floating ``(N, C)`` or ``(N, C, d1, ...)`` tensor with ``C >= 2``; returns ``C``.
-
-    Every caller takes a softmax over dim 1 (cross-entropy and its variants, focal, the margin
-    heads): with ``C = 1`` that softmax is 1 everywhere and the loss is exactly 0 with zero
-    gradient whatever the logits, so one class is an error, not a silent no-op (torch's
-    ``cross_entropy`` returns 0 there).
-    """
-    check_floating(fn, "input", input)
-    if input.dim() < 2:
-        raise LosscraftError(
-            f"{fn}: 'input' must have shape (N, C) or (N, C, d1, ...) with classes on dim 1, got "
-            f"{fmt_shape(input)}"
-        )
-    check_softmax_classes(
-        fn, input, "for one logit per position use binary_focal_loss or bce_with_logits_loss"
-    )
-    return int(input.shape[1])
-
-
-def check_index_target(fn: str, input: Tensor, target: Tensor, ignore_index: int | None) -> None:
-    """``target`` holds class indices of shape ``(N, d1, ...)`` (input's shape without dim 1)."""
-    num_classes = int(input.shape[1])
-    check_class_index(fn, "target", target, num_classes, ignore_index)
-    expected = (input.shape[0], *input.shape[2:])
-    if tuple(target.shape) != expected:
-        raise LosscraftError(
-            f"{fn}: 'target' of class indices must have shape (N, d1, ...) = {fmt_shape(expected)} "
-            f"(input {fmt_shape(input)} without the class dim 1), got {fmt_shape(target)}"
-        )
 
 
 def prepare_index_logits(

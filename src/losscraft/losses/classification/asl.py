@@ -64,11 +64,12 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell = -y (1 - p)^{\gamma_+} \log p - (1 - y)\, p_m^{\gamma_-} \log(1 - p_m),\quad "
+        r"\ell = -y\,(1 - p)^{\gamma_+} \log p - (1 - y)\, p_m^{\gamma_-} \log(1 - p_m),\qquad "
         r"p = \sigma(x),\ p_m = \max(p - m, 0)"
     ),
-    summary="Multi-label focal-style loss with separate focusing for positives and negatives and a "
-    "probability margin that discards easy (and possibly mislabelled) negatives.",
+    summary=(
+        "Asymmetric loss (Ridnik et al. 2021): multi-label focal loss with a probability margin on negatives."
+    ),
     references=(
         Ref(
             "T. Ridnik, E. Ben-Baruch, N. Zamir, A. Noy, I. Friedman, M. Protter, L. Zelnik-Manor",
@@ -109,7 +110,7 @@ def asl_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Asymmetric loss (Ridnik et al. 2021) for multi-label classification, on logits.
+    r"""Asymmetric loss (Ridnik et al. 2021): multi-label focal loss with a probability margin on negatives.
 
     A sigmoid focal loss with separate focusing exponents for positives ($\gamma_+$) and
     negatives ($\gamma_-$), plus a probability margin $m$ that shifts the negatives'
@@ -117,8 +118,7 @@ def asl_loss(
     confident negatives (often missing labels) shrinks. Use it for multi-label problems with
     many labels and few positives per sample.
 
-    $$\ell = -y\,(1 - p)^{\gamma_+} \log p - (1 - y)\, p_m^{\gamma_-} \log(1 - p_m),\qquad
-    p = \sigma(x),\ p_m = \max(p - m, 0)$$
+    {formula}
 
     Soft targets $y \in [0, 1]$ enter linearly (the official code mixes them into one
     focusing weight; both agree for hard targets). Computed in log space:
@@ -165,8 +165,7 @@ def asl_loss(
         tensor([[0.0151, 0.9601, 0.0000, 0.2459]])
 
     References:
-        Ridnik, Ben-Baruch, Zamir, Noy, Friedman, Protter & Zelnik-Manor (2021), *Asymmetric
-        Loss For Multi-Label Classification*, ICCV.
+        {references}
     """
     fn = "asl_loss"
     check_params(SPEC, {"gamma_neg": gamma_neg, "gamma_pos": gamma_pos, "clip": clip, "reduction": reduction})

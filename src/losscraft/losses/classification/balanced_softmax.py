@@ -79,8 +79,13 @@ SPEC = LossSpec(
             Property.HANDLES_IMBALANCE,
         }
     ),
-    formula=r"\ell_i = -\log \frac{n_{y_i} e^{x_{i y_i}}}{\sum_{c} n_c e^{x_{ic}}}",
-    summary="Cross-entropy on logits shifted by log(class count): logit adjustment with tau=1.",
+    formula=(
+        r"\ell_i = -\log \frac{n_{y_i} e^{x_{i y_i}}}{\sum_{c=1}^{C} n_c e^{x_{ic}}} = "
+        r"-\log\operatorname{softmax}(x_i + \log n)_{y_i}"
+    ),
+    summary=(
+        "Balanced softmax cross-entropy (Ren et al. 2020): logits shifted by log class counts (long tails)."
+    ),
     references=(
         Ref(
             "J. Ren, C. Yu, S. Sheng, X. Ma, H. Zhao, S. Yi, H. Li",
@@ -125,7 +130,7 @@ def balanced_softmax_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Balanced softmax cross-entropy (Ren et al. 2020) for long-tailed classification.
+    r"""Balanced softmax cross-entropy (Ren et al. 2020): logits shifted by log class counts (long tails).
 
     Cross-entropy of the label-distribution-aware softmax $n_c e^{x_c} / \sum_k n_k e^{x_k}$:
     the training softmax accounts for the label shift between a long-tailed training set and
@@ -133,8 +138,7 @@ def balanced_softmax_loss(
     long-tailed data evaluated on a balanced metric; predict with the plain logits. It is
     :func:`logit_adjusted_loss` with ``priors`` $\propto n$ and $\tau = 1$.
 
-    $$\ell_i = -\log \frac{n_{y_i} e^{x_{i y_i}}}{\sum_{c=1}^{C} n_c e^{x_{ic}}}
-    = -\log\operatorname{softmax}(x_i + \log n)_{y_i}$$
+    {formula}
 
     Only the ratios of the counts matter, so priors $n_c / n$ (or any positive multiple of
     the counts) give the same loss. Reduced as described in *Reductions*
@@ -176,8 +180,7 @@ def balanced_softmax_loss(
         tensor([0.0448, 2.3026])
 
     References:
-        Ren, Yu, Sheng, Ma, Zhao, Yi & Li (2020), *Balanced Meta-Softmax for Long-Tailed
-        Visual Recognition*, NeurIPS.
+        {references}
     """
     fn = "balanced_softmax_loss"
     class_counts = as_tensor_param(class_counts, input)  # a list or tuple: the same rule as the Module

@@ -30,8 +30,8 @@ SPEC = LossSpec(
             Property.SMOOTH,
         }
     ),
-    formula=r"\ell(p, y) = -\big[y \log p + (1 - y) \log(1 - p)\big],\quad \log \text{ clamped at } -100",
-    summary="Binary cross-entropy on probabilities in [0, 1]; prefer bce_with_logits on logits.",
+    formula=r"\ell_i = -\big[y_i \log p_i + (1 - y_i) \log(1 - p_i)\big]",
+    summary="Binary cross-entropy on probabilities in [0, 1], hard or soft targets; prefer bce_with_logits.",
     references=(
         Ref(
             "D. R. Cox",
@@ -107,13 +107,13 @@ def bce_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Binary cross-entropy between predicted probabilities and (soft) binary targets.
+    r"""Binary cross-entropy on probabilities in [0, 1], hard or soft targets; prefer bce_with_logits.
 
     Use it when the predictions already are probabilities. Networks should output logits and
     use :func:`bce_with_logits_loss` instead: a probability that rounded to 0 or 1 has lost the
     information the logit still carries.
 
-    $$\ell_i = -\big[y_i \log p_i + (1 - y_i) \log(1 - p_i)\big]$$
+    {formula}
 
     with each $\log$ clamped below at $-100$ (as ``torch.nn.functional.binary_cross_entropy``),
     so $p_i \in \{0, 1\}$ gives a finite loss (at most 100), reduced as described in
@@ -155,7 +155,7 @@ def bce_loss(
         tensor([  0.1054,   0.2231,   0.6931, 100.0000])
 
     References:
-        Cox (1958), *The Regression Analysis of Binary Sequences*, J. R. Stat. Soc. B.
+        {references}
     """
     fn = "bce_loss"
     check_params(SPEC, {"reduction": reduction})

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -20,15 +17,7 @@ from ..._core.checks import (
     to_compute,
 )
 from ..._core.errors import LosscraftError
-from ..._core.kernels import (
-    Workspace,
-    binary_logit_base,
-    elementwise_loss,
-    use_lean,
-    weighted_sum,
-    write_grad,
-    wrong_side,
-)
+from ..._core.kernels import use_lean
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
@@ -46,6 +35,7 @@ from ..._core.spec import (
     TensorDomain,
 )
 from ._common import binary_curve_call, binary_logits_sample
+from .bce_with_logits_kernel import bce_with_logits_lean
 
 SPEC = LossSpec(
     name="bce_with_logits",
@@ -77,10 +67,12 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell(x, y) = -\big[\rho\, y' \log\sigma(x) + (1 - y') \log\sigma(-x)\big],\quad "
-        r"y' = y(1 - \varepsilon) + \varepsilon/2"
+        r"\ell_i = -\big[\rho_i\, y'_i \log\sigma(x_i) + (1 - y'_i) \log\sigma(-x_i)\big], \qquad "
+        r"y'_i = y_i (1 - \varepsilon) + \tfrac{\varepsilon}{2}"
     ),
-    summary="Sigmoid + binary cross-entropy in one stable step; per-label pos_weight, label smoothing.",
+    summary=(
+        "Binary cross-entropy on logits, stable for any logit, with per-label pos_weight and label smoothing."
+    ),
     references=(
         Ref(
             "D. R. Cox",
@@ -125,14 +117,13 @@ def bce_with_logits_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Binary cross-entropy on logits: sigmoid and log-loss fused, stable for any logit.
+    r"""Binary cross-entropy on logits, stable for any logit, with per-label pos_weight and label smoothing.
 
     The default loss for binary and multi-label (independent sigmoid per label)
     classification. ``pos_weight`` trades recall for precision per label; label smoothing
     pulls targets towards 1/2 and discourages over-confident logits.
 
-    $$\ell_i = -\big[\rho_i\, y'_i \log\sigma(x_i) + (1 - y'_i) \log\sigma(-x_i)\big],
-    \qquad y'_i = y_i (1 - \varepsilon) + \tfrac{\varepsilon}{2}$$
+    {formula}
 
     where $\rho_i$ is ``pos_weight`` of $x_i$'s label (1 if ``None``) and $\varepsilon$ is
     ``label_smoothing``; reduced as described in *Reductions* (``docs/conventions.md``).
@@ -180,9 +171,7 @@ def bce_with_logits_loss(
                 [2.0794e+00, 1.0000e+04]])
 
     References:
-        Cox (1958), *The Regression Analysis of Binary Sequences*, J. R. Stat. Soc. B;
-        Szegedy et al. (2016), *Rethinking the Inception Architecture for Computer Vision*,
-        CVPR (label smoothing).
+        {references}
     """
     fn = "bce_with_logits_loss"
     pos_weight = as_tensor_param(pos_weight, input)  # a list or tuple: the same rule as the Module
@@ -215,20 +204,7 @@ def bce_with_logits_impl(
         return _composed(x, target, pos_weight, label_smoothing, weight, reduction)
 
     if use_lean(input, target, weight, pos_weight):
-        kernel = functools.partial(_bce_chunk, eps=float(label_smoothing))
-        bound = 1.0
-        if pos_weight is not None and pos_weight.numel():
-            bound = max(1.0, float(pos_weight.detach().abs().max().item()))
-        return elementwise_loss(
-            kernel,
-            input,
-            target,
-            weight=weight,
-            aux=pos_weight.detach() if pos_weight is not None else None,
-            reduction=reduction,
-            composed=composed,
-            grad_bound=bound,
-        )
+        return bce_with_logits_lean(input, target, pos_weight, label_smoothing, weight, reduction, composed)
     return composed(input)
 
 
@@ -249,64 +225,6 @@ def _composed(
     # The native kernel uses max(-x, 0) + log(1 + exp(-|x|)): no overflow for any logit.
     values = F.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none")
     return reduce(values, reduction, weight)
-
-
-def _bce_chunk(
-    ws: Workspace,
-    x: Tensor,
-    y: Tensor,
-    aux: Tensor | float | None,
-    f: Tensor | float,
-    vals: Tensor | None,
-    grad: Tensor | None,
-    gmul: float,
-    *,
-    eps: float,
-) -> Tensor | None:
-    r"""BCE-with-logits and its gradient on one chunk (see :mod:`losscraft._core.kernels`).
-
-    With $A = \rho y'$ (weight of the positive term), $B = 1 - y'$ (negative term),
-    $W = A + B$, $e = e^{-|x|}$ and $S = W + \mathrm{sgn}(B - A)$ (twice the weight of the
-    wrong side: $2B$ for $x \ge 0$, $2A$ for $x < 0$):
-
-    $$\ell = W \log(1 + e) + \tfrac12 |x| S,\qquad
-    \frac{\partial\ell}{\partial x} = B\sigma(x) - A\sigma(-x)
-    = \mathrm{sgn}\,\frac{\tfrac12 S (1 + e) - W e}{1 + e}.$$
-
-    Without ``pos_weight`` ($\rho = 1$, $W = 1$, $S = 2s$) this is the wrong-side form of
-    :func:`~losscraft._core.kernels.wrong_side`. Hard targets give exact zeros instead of
-    differences of nearly equal numbers.
-    """
-    na, e, lg, ope, sgn, b1, b2, b3, b4 = ws.buffers(9)
-    if eps > 0.0:
-        y = torch.add(ws.c(0.5 * eps), y, alpha=1.0 - eps, out=b3)  # y (1 - eps) + eps / 2
-    binary_logit_base(ws, x, (na, e, lg, ope, sgn))
-    half = 0.5  # the gradient numerator below is computed doubled
-    if aux is None or (not isinstance(aux, Tensor) and aux == 1.0):
-        wrong_side(ws, y, sgn, b1, b2, b4)  # b2 = v = sgn 2s, b4 = 2s
-        loss = lg.addcmul_(na, b4, value=-0.5)  # log(1 + e) + |x| s
-        # 2 sgn (s (1 + e) - e) = v (1 + e) - 2 sgn e
-        br = torch.mul(b2, ope, out=b1).addcmul_(sgn, e, value=-2.0) if grad is not None else None
-    else:
-        rho = aux if isinstance(aux, Tensor) else ws.c(aux)
-        torch.mul(y, rho, out=b1)  # A
-        torch.sub(ws.ones, y, out=b2)  # B
-        torch.sub(b2, b1, out=b3)  # B - A (y, possibly in b3, is no longer needed)
-        b1.add_(b2)  # W
-        b3.mul_(sgn).add_(b1)  # S
-        loss = lg.mul_(b1).addcmul_(na, b3, value=-0.5)
-        # 2 sgn (S (1 + e) / 2 - W e)
-        br = torch.mul(b3, ope, out=b2).addcmul_(b1, e, value=-2.0).mul_(sgn) if grad is not None else None
-    part: Tensor | None = None
-    if vals is not None:
-        torch.mul(loss, f if isinstance(f, Tensor) else ws.c(f), out=vals)
-    else:
-        part = weighted_sum(ws, loss, f)
-    if grad is None or br is None:
-        return part
-    br.div_(ope)
-    write_grad(ws, br, f, gmul * half, grad)
-    return part
 
 
 class BCEWithLogitsLoss(LossModule, spec=SPEC, fn=bce_with_logits_loss):

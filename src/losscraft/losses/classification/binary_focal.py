@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -17,7 +16,7 @@ from ..._core.checks import (
     compute_dtype,
     to_compute,
 )
-from ..._core.kernels import Workspace, elementwise_loss, use_lean, write_grad
+from ..._core.kernels import use_lean
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
@@ -36,6 +35,7 @@ from ..._core.spec import (
 )
 from ._common import binary_curve_call, binary_logits_sample
 from .bce_with_logits import bce_with_logits_impl
+from .binary_focal_kernel import binary_focal_lean
 
 FOCAL_REF = Ref(
     "T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollár",
@@ -78,10 +78,13 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell(x, y) = \alpha_t (1 - p_t)^\gamma\, \mathrm{BCE}(x, y),\quad "
-        r"p_t = p y + (1 - p)(1 - y),\ \alpha_t = \alpha y + (1 - \alpha)(1 - y),\ p = \sigma(x)"
+        r"\ell_i = \alpha_t\,(1 - p_t)^\gamma\,\big[-y_i \log p_i - (1 - y_i)\log(1 - p_i)\big],\qquad "
+        r"p_i = \sigma(x_i),\quad p_t = p_i y_i + (1 - p_i)(1 - y_i),\quad "
+        r"\alpha_t = \alpha y_i + (1 - \alpha)(1 - y_i)"
     ),
-    summary="BCE scaled by (1 - p_t)^gamma: easy examples count less; dense detection, rare positives.",
+    summary=(
+        "Sigmoid focal loss (Lin et al. 2017): BCE on logits times (1 - p_t)^gamma; easy examples count less."
+    ),
     references=(FOCAL_REF,),
     sample=binary_logits_sample,
     curve=Curve("logit", (-6.0, 6.0), binary_curve_call),
@@ -129,17 +132,14 @@ def binary_focal_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Sigmoid focal loss (Lin et al. 2017) on logits, hard or soft binary targets.
+    r"""Sigmoid focal loss (Lin et al. 2017): BCE on logits times (1 - p_t)^gamma; easy examples count less.
 
     Binary cross-entropy scaled by $(1 - p_t)^\gamma$, so elements the model already gets
     right contribute little and training focuses on hard ones: the loss for dense detection
     or segmentation where easy negatives dominate. Same formulation as
     ``torchvision.ops.sigmoid_focal_loss`` (soft targets enter $p_t$ and $\alpha_t$ linearly).
 
-    $$\ell_i = \alpha_t\,(1 - p_t)^\gamma\,\big[-y_i \log p_i - (1 - y_i)\log(1 - p_i)\big],
-    \qquad p_i = \sigma(x_i)$$
-
-    $$p_t = p_i y_i + (1 - p_i)(1 - y_i),\qquad \alpha_t = \alpha y_i + (1 - \alpha)(1 - y_i)$$
+    {formula}
 
     ($\alpha_t = 1$ when ``alpha=None``), reduced as described in *Reductions*
     (``docs/conventions.md``): $\alpha_t$ is part of the loss, not a weight, so ``"mean"`` is
@@ -188,8 +188,7 @@ def binary_focal_loss(
         tensor([2.7321e-05, 2.0747e+00, 1.6994e-02, 8.6643e-02])
 
     References:
-        Lin, Goyal, Girshick, He & Dollár (2017), *Focal Loss for Dense Object Detection*,
-        ICCV (TPAMI 2020).
+        {references}
     """
     fn = "binary_focal_loss"
     check_params(SPEC, {"gamma": gamma, "alpha": alpha, "reduction": reduction})
@@ -206,10 +205,7 @@ def binary_focal_loss(
         return _composed(x, target, gamma, alpha, weight, reduction)
 
     if use_lean(input, target, weight):
-        kernel = functools.partial(_focal_chunk, gamma=float(gamma), alpha=alpha)
-        return elementwise_loss(
-            kernel, input, target, weight=weight, aux=None, reduction=reduction, composed=composed
-        )
+        return binary_focal_lean(input, target, gamma, alpha, weight, reduction, composed)
     return composed(input)
 
 
@@ -228,117 +224,6 @@ def _composed(
     if alpha is not None:
         values = values * (alpha * y + (1.0 - alpha) * (1.0 - y))
     return reduce(values, reduction, weight)
-
-
-def _power(ws: Workspace, u: Tensor, gamma: float, out: Tensor) -> Tensor:
-    """``u ** gamma`` (into ``out``, not aliasing ``u``) for ``u`` in [0, 1].
-
-    Products for small integers, a square root for 1/2, else ``exp(gamma log u)``.
-
-    Why: a general ``pow`` costs as much as ~40 multiplications per element; at ``u = 0``,
-    ``log 0 = -inf`` and ``exp(-inf) = 0``, the right limit for ``gamma > 0``.
-    """
-    if gamma == 1.0:
-        return u
-    if gamma == 2.0:
-        return torch.mul(u, u, out=out)
-    if gamma == 3.0:
-        return torch.mul(u, u, out=out).mul_(u)
-    if gamma == 4.0:
-        return torch.mul(u, u, out=out).mul_(out)
-    if gamma == 0.5:
-        return torch.sqrt(u, out=out)
-    return torch.log(u, out=out).mul_(ws.c(gamma)).exp_()
-
-
-def _focal_chunk(
-    ws: Workspace,
-    x: Tensor,
-    y: Tensor,
-    aux: Tensor | float | None,
-    f: Tensor | float,
-    vals: Tensor | None,
-    grad: Tensor | None,
-    gmul: float,
-    *,
-    gamma: float,
-    alpha: float | None,
-) -> Tensor | None:
-    r"""Focal loss and its gradient on one chunk (see :mod:`losscraft._core.kernels`).
-
-    With $e = e^{-|x|}$, $s$ the wrong-side target weight, $c = e + s(1 - e)$ (see
-    :func:`~losscraft._core.kernels.wrong_side`), $u = 1 - p_t = c / (1 + e)$,
-    $m = u^\gamma$, $b = |x| s + \log(1 + e)$ (the BCE) and $z = 1 - 2y$:
-
-    $$\ell = \alpha_t m b,\qquad
-    \frac{\partial\ell}{\partial x} = \frac{\alpha_t m}{1 + e}
-    \Big[\mathrm{sgn}\,(2s - c) + \gamma z\,\frac{e}{c}\, b\Big]$$
-
-    from $\partial u / \partial x = z\,\sigma(x)\sigma(-x) = z\,e / (1 + e)^2$ and
-    $\partial b / \partial x = \sigma(x) - y = \mathrm{sgn}\,(2s - c) / (1 + e)$. The ratio
-    $e / c \le 1$ stands for $u^{\gamma - 1}\sigma(x)\sigma(-x)(1 + e) / u^\gamma$:
-    $u^{\gamma - 1}$ alone is infinite at $u = 0$ for $\gamma < 1$. Where $c = 0$ (hard target,
-    $e$ underflowed) $m = 0$ and the ratio is taken as 0.
-
-    Every torch call costs ~3 us of overhead per chunk, so the kernel works with halves to save
-    calls: ``hs = sgn / 2``, ``zh = z / 2``, ``vh = zh + hs = sgn s`` (so ``s = |vh|``),
-    ``hope = (1 + e) / 2``; then ``c / hope = 2u`` and ``(vh - hs c) / hope`` is the bracket's
-    first term over ``1 + e``. The ``2^gamma`` of ``(2u)^gamma`` is folded into ``alpha_t``.
-    22 torch calls per chunk (alpha, gamma = 2).
-    """
-    na, e, b, hope, hs, zh, vh, s, c, ut, mt, am_buf = ws.buffers(12)
-    torch.copysign(x, ws.c(-1.0), out=na)  # -|x|
-    torch.exp(na, out=e)
-    torch.log1p(e, out=b)
-    torch.add(ws.c(0.5), e, alpha=0.5, out=hope)  # (1 + e) / 2
-    torch.copysign(ws.c(0.5), x, out=hs)  # sgn / 2, never 0
-    torch.sub(ws.c(0.5), y, out=zh)  # (1 - 2y) / 2
-    torch.add(zh, hs, out=vh)  # sgn s
-    torch.abs(vh, out=s)  # exactly 0 or 1 for hard targets
-    b.addcmul_(na, s, value=-1.0)  # bce = log(1 + e) + |x| s
-    torch.lerp(e, ws.ones, s, out=c)  # c = e + s (1 - e) = (1 - p_t)(1 + e), exact for s = 0
-    m: Tensor | None = None
-    scale = 1.0  # the power of two folded into alpha_t
-    if gamma != 0.0:
-        u2 = torch.div(c, hope, out=ut)  # 2 (1 - p_t)
-        if gamma > 64.0:  # (2u)^gamma could overflow: use u itself
-            u2.mul_(ws.c(0.5))
-        else:
-            scale = 2.0**-gamma
-        m = _power(ws, u2, gamma, out=mt)
-    # am = alpha_t m f: alpha_t, the modulating factor and the per-element factor f (weights
-    # and the reduction's 1/N) multiply both the loss and its gradient.
-    am: Tensor
-    if alpha is not None:
-        a0, a1 = (1.0 - alpha) * scale, (2.0 * alpha - 1.0) * scale
-        if isinstance(f, Tensor):
-            am = torch.add(ws.c(a0), y, alpha=a1, out=am_buf).mul_(f)
-        else:
-            am = torch.add(ws.c(a0 * f), y, alpha=a1 * f, out=am_buf)
-        if m is not None:
-            am.mul_(m)
-    elif m is not None:
-        if isinstance(f, Tensor):
-            am = torch.addcmul(ws.c(0.0), m, f, value=scale, out=am_buf)
-        else:
-            am = torch.mul(m, ws.c(f * scale), out=am_buf)
-    else:  # pragma: no cover - gamma = 0 and alpha = None is routed to BCE-with-logits
-        am = f if isinstance(f, Tensor) else torch.full_like(b, f)
-    part: Tensor | None = None
-    if vals is not None:
-        torch.mul(b, am, out=vals)
-    else:
-        part = torch.dot(b, am)
-    if grad is None:
-        return part
-    br = torch.addcmul(vh, hs, c, value=-1.0, out=na)  # sgn (2s - c) / 2
-    if m is not None:
-        # c = 0 only where e = 0 too (and then m = 0): the clamp makes the ratio 0, not NaN
-        r = torch.div(e, c.clamp_min_(ws.c(torch.finfo(c.dtype).tiny)), out=c).mul_(b)
-        br.addcmul_(r, zh, value=gamma)
-    br.div_(hope)
-    write_grad(ws, br, am, gmul, grad)
-    return part
 
 
 class BinaryFocalLoss(LossModule, spec=SPEC, fn=binary_focal_loss):

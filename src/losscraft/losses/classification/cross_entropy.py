@@ -11,8 +11,10 @@ from torch import Tensor
 from ..._core.checks import (
     FloatVector,
     as_tensor_param,
+    check_class_input,
     check_class_weight,
     check_distribution,
+    check_index_target,
     check_params,
     compute_dtype,
     fmt_shape,
@@ -35,12 +37,7 @@ from ..._core.spec import (
     Task,
     TensorDomain,
 )
-from ._common import (
-    check_class_input,
-    check_index_target,
-    multiclass_curve_call,
-    multiclass_sample,
-)
+from ._common import multiclass_curve_call, multiclass_sample
 
 SPEC = LossSpec(
     name="cross_entropy",
@@ -78,11 +75,10 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_i = -\sum_{c} w_c\, q_{ic} \log\operatorname{softmax}(x_i)_c,\quad "
-        r"q_{ic} = (1 - \varepsilon)\,\mathbb 1[c = y_i] + \varepsilon / C"
+        r"\ell_i = -\sum_{c=1}^{C} w_c\, q_{ic} \log \frac{e^{x_{ic}}}{\sum_k e^{x_{ik}}},\qquad "
+        r"q_{ic} = (1 - \varepsilon)\, t_{ic} + \frac{\varepsilon}{C}"
     ),
-    summary="Softmax cross-entropy (negative log-likelihood), class indices or probabilities, "
-    "class weights, ignore_index, label smoothing.",
+    summary="Softmax cross-entropy over dim 1, with class-index or probability targets and label smoothing.",
     references=(
         Ref(
             "I. Goodfellow, Y. Bengio, A. Courville",
@@ -121,15 +117,14 @@ def cross_entropy_loss(
     label_smoothing: float = 0.0,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Softmax cross-entropy over dim 1 with class-index or probability targets.
+    r"""Softmax cross-entropy over dim 1, with class-index or probability targets and label smoothing.
 
     The default loss for single-label multi-class classification and per-pixel segmentation.
     Equals ``torch.nn.functional.cross_entropy`` in value and gradient for every option; the
     one difference is that an empty batch or a batch whose targets are all ``ignore_index``
     gives 0 (torch: NaN), with zero gradients.
 
-    $$\ell_i = -\sum_{c=1}^{C} w_c\, q_{ic} \log \frac{e^{x_{ic}}}{\sum_k e^{x_{ik}}},\qquad
-    q_{ic} = (1 - \varepsilon)\, t_{ic} + \frac{\varepsilon}{C}$$
+    {formula}
 
     where $t_{ic} = \mathbb 1[c = y_i]$ for class-index targets (so without smoothing
     $\ell_i = -w_{y_i} \log p_{i y_i}$) or the given probabilities, $w$ is the class
@@ -177,9 +172,7 @@ def cross_entropy_loss(
         tensor(0.8664)
 
     References:
-        Goodfellow, Bengio & Courville (2016), *Deep Learning*, §6.2.2.3;
-        Szegedy et al. (2016), *Rethinking the Inception Architecture for Computer Vision*,
-        CVPR (label smoothing).
+        {references}
     """
     fn = "cross_entropy_loss"
     weight = as_tensor_param(weight, input)  # a list or tuple: the same rule as the Module

@@ -57,9 +57,8 @@ SPEC = LossSpec(
             Property.ROBUST_TO_OUTLIERS,
         }
     ),
-    formula=r"\ell_i = \frac{1 - p_{i y_i}^{\,q}}{q},\quad p_i = \operatorname{softmax}(x_i)",
-    summary="Box-Cox transform of the target probability, between cross-entropy (q -> 0) and MAE "
-    "(q = 1): bounded, robust to noisy labels.",
+    formula=r"\ell_i = \frac{1 - p_{i y_i}^{\,q}}{q},\qquad p_i = \operatorname{softmax}(x_i)",
+    summary="Generalized cross-entropy (Zhang & Sabuncu 2018): between CE and MAE; robust to noisy labels.",
     references=(
         Ref(
             "Z. Zhang, M. R. Sabuncu",
@@ -100,14 +99,14 @@ def gce_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Generalized cross-entropy, the $\mathcal L_q$ loss (Zhang & Sabuncu 2018), on logits.
+    r"""Generalized cross-entropy (Zhang & Sabuncu 2018): between CE and MAE; robust to noisy labels.
 
     A negative Box-Cox transform of the target-class probability that interpolates between
     cross-entropy ($q \to 0$) and the mean absolute error on probabilities ($q = 1$, where
     $1 - p_y = \tfrac12 \sum_c |p_c - \mathbb 1[c = y]|$). Bounded by $1/q$, so a mislabelled
     sample cannot dominate the gradient: use it for classification with noisy labels.
 
-    $$\ell_i = \frac{1 - p_{i y_i}^{\,q}}{q},\qquad p_i = \operatorname{softmax}(x_i)$$
+    {formula}
 
     computed as $-\operatorname{expm1}(q \log p_{iy_i}) / q$ from the log-softmax, so it is
     accurate for $p_y \to 1$, for small $q$ and for logits of any size. Reduced as described
@@ -148,8 +147,7 @@ def gce_loss(
         tensor([0.1562, 0.6667])
 
     References:
-        Zhang & Sabuncu (2018), *Generalized Cross Entropy Loss for Training Deep Neural
-        Networks with Noisy Labels*, NeurIPS.
+        {references}
     """
     fn = "gce_loss"
     check_params(SPEC, {"q": q, "ignore_index": ignore_index, "reduction": reduction})

@@ -95,12 +95,13 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_i = -w_{y_i} \log \frac{e^{s (z_{i y_i} - \Delta_{y_i})}}"
-        r"{e^{s (z_{i y_i} - \Delta_{y_i})} + \sum_{c \ne y_i} e^{s z_{ic}}},\quad "
-        r"\Delta_c \propto n_c^{-1/4},\ \max_c \Delta_c = \Delta_{\max}"
+        r"\ell_i = -w_{y_i} \log \frac{e^{s (z_{i y_i} - \Delta_{y_i})}}{e^{s (z_{i y_i} - \Delta_{y_i})} "
+        r"+ \sum_{c \ne y_i} e^{s z_{ic}}},\qquad "
+        r"\Delta_c = \Delta_{\max} \Big(\frac{\min_k n_k}{n_c}\Big)^{1/4}"
     ),
-    summary="Cross-entropy on scaled cosine logits with a per-class margin n_c^(-1/4): larger "
-    "margins for rare classes.",
+    summary=(
+        "LDAM loss (Cao et al. 2019): cross-entropy on cosine logits with larger margins for rare classes."
+    ),
     references=(
         Ref(
             "K. Cao, C. Wei, A. Gaidon, N. Arechiga, T. Ma",
@@ -143,7 +144,7 @@ def ldam_loss(
     ignore_index: int = -100,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""LDAM loss (Cao et al. 2019): cross-entropy with class-dependent margins on cosine logits.
+    r"""LDAM loss (Cao et al. 2019): cross-entropy on cosine logits with larger margins for rare classes.
 
     The target logit is lowered by a margin $\Delta_y \propto n_y^{-1/4}$ before a scaled
     softmax cross-entropy, so rare classes must be separated by larger margins, which
@@ -152,9 +153,7 @@ def ldam_loss(
     $s$); the official recipe adds deferred re-weighting (DRW): train with ``weight=None``,
     then switch to class-balanced ``weight`` for the last epochs (a new Module).
 
-    $$\ell_i = -w_{y_i} \log \frac{e^{s (z_{i y_i} - \Delta_{y_i})}}
-    {e^{s (z_{i y_i} - \Delta_{y_i})} + \sum_{c \ne y_i} e^{s z_{ic}}},\qquad
-    \Delta_c = \Delta_{\max} \Big(\frac{\min_k n_k}{n_c}\Big)^{1/4}$$
+    {formula}
 
     ($\Delta_c = \Delta_{\max}$ for every class when ``class_counts=None``; $w_c = 1$ when
     ``weight=None``). This is the official code's ``F.cross_entropy(s * (z - Δ_y onehot),
@@ -202,8 +201,7 @@ def ldam_loss(
         tensor([7.0535e-04, 1.8002e+01])
 
     References:
-        Cao, Wei, Gaidon, Arechiga & Ma (2019), *Learning Imbalanced Datasets with
-        Label-Distribution-Aware Margin Loss*, NeurIPS.
+        {references}
     """
     fn = "ldam_loss"
     class_counts = as_tensor_param(class_counts, input)  # a list or tuple: the same rule as the Module

@@ -89,11 +89,12 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_i = -\log \frac{e^{x_{i y_i} + \tau \log \pi_{y_i}}}"
-        r"{\sum_{c} e^{x_{ic} + \tau \log \pi_c}}"
+        r"\ell_i = -\log \frac{e^{x_{i y_i} + \tau \log \pi_{y_i}}}{\sum_{c=1}^{C} e^{x_{ic} "
+        r"+ \tau \log \pi_c}}"
     ),
-    summary="Cross-entropy on logits shifted by tau log(class prior): Fisher-consistent for the "
-    "balanced error on long-tailed data.",
+    summary=(
+        "Logit-adjusted cross-entropy (Menon et al. 2021): logits shifted by tau log(prior), for long tails."
+    ),
     references=(LOGIT_ADJUSTMENT_REF,),
     sample=_sample,
     curve=Curve("logit", (-6.0, 6.0), _curve),
@@ -130,7 +131,7 @@ def logit_adjusted_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Logit-adjusted cross-entropy (Menon et al. 2021) for long-tailed classification.
+    r"""Logit-adjusted cross-entropy (Menon et al. 2021): logits shifted by tau log(prior), for long tails.
 
     Softmax cross-entropy on logits shifted by $\tau \log \pi_c$: a head class must win by a
     margin of $\tau \log(\pi_{\text{head}} / \pi_{\text{tail}})$, so the trained model is
@@ -139,8 +140,7 @@ def logit_adjusted_loss(
     :func:`balanced_softmax_loss` at $\tau = 1$ and :func:`cross_entropy_loss` at $\tau = 0$
     or with uniform priors.
 
-    $$\ell_i = -\log \frac{e^{x_{i y_i} + \tau \log \pi_{y_i}}}
-    {\sum_{c=1}^{C} e^{x_{ic} + \tau \log \pi_c}}$$
+    {formula}
 
     $\pi$ is only defined up to a positive factor (adding $\tau \log k$ to every logit leaves
     the softmax unchanged), so ``priors`` need not sum to 1: class counts give the same loss.
@@ -186,8 +186,7 @@ def logit_adjusted_loss(
         tensor([0.1698, 1.0986])
 
     References:
-        Menon, Jayasumana, Rawat, Jain, Veit & Kumar (2021), *Long-tail learning via logit
-        adjustment*, ICLR.
+        {references}
     """
     fn = "logit_adjusted_loss"
     priors = as_tensor_param(priors, input)  # a list or tuple: the same rule as the Module

@@ -69,11 +69,12 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_i = -\sum_c q_{ic} \log p_{ic} + \varepsilon\,(1 - p_{t,i}),\quad "
-        r"p_{t,i} = \sum_c q_{ic} p_{ic},\ q_{ic} = (1 - s)\mathbb 1[c = y_i] + s / C"
+        r"\ell_i = -\sum_{c=1}^{C} q_{ic} \log p_{ic} + \varepsilon\,(1 - p_{t,i}),\qquad "
+        r"p_{t,i} = \sum_{c} q_{ic}\, p_{ic}"
     ),
-    summary="Cross-entropy plus epsilon (1 - p_t): tunes the leading polynomial coefficient of CE; "
-    "epsilon=0 is cross_entropy.",
+    summary=(
+        "Poly-1 loss (Leng et al. 2022): cross-entropy plus epsilon (1 - p_t); epsilon=0 is cross_entropy."
+    ),
     references=(
         Ref(
             "Z. Leng, M. Tan, C. Liu, E. D. Cubuk, X. Shi, S. Cheng, D. Anguelov",
@@ -121,15 +122,14 @@ def poly_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Poly-1 loss (Leng et al. 2022): softmax cross-entropy plus $\varepsilon(1 - p_t)$.
+    r"""Poly-1 loss (Leng et al. 2022): cross-entropy plus epsilon (1 - p_t); epsilon=0 is cross_entropy.
 
     Cross-entropy expands as $-\log p_t = \sum_{j \ge 1} (1 - p_t)^j / j$; Poly-1 adds
     $\varepsilon$ to the leading coefficient. $\varepsilon > 0$ pushes harder on
     already-likely targets (the paper's gains on ImageNet), $\varepsilon < 0$ softens that
     push; $\varepsilon = 0$ is :func:`cross_entropy_loss`, with the same label smoothing.
 
-    $$\ell_i = -\sum_{c=1}^{C} q_{ic} \log p_{ic} + \varepsilon\,(1 - p_{t,i}),\qquad
-    p_{t,i} = \sum_{c} q_{ic}\, p_{ic}$$
+    {formula}
 
     with $p_i = \operatorname{softmax}(x_i)$ and $q_{ic} = (1 - s)\,\mathbb 1[c = y_i] +
     s/C$ for ``label_smoothing`` $s$ (so $p_t = p_{y_i}$ without smoothing). As in the
@@ -174,8 +174,7 @@ def poly_loss(
         tensor([0.1698, 1.0986])
 
     References:
-        Leng, Tan, Liu, Cubuk, Shi, Cheng & Anguelov (2022), *PolyLoss: A Polynomial
-        Expansion Perspective of Classification Loss Functions*, ICLR.
+        {references}
     """
     fn = "poly_loss"
     check_params(

@@ -66,11 +66,12 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_i = -\alpha \log p_{i y_i} - \beta \sum_c p_{ic} \log q_{ic} "
-        r"= -\alpha \log p_{i y_i} - \beta A\,(1 - p_{i y_i})"
+        r"\ell_i = -\alpha \log p_{i y_i} - \beta \sum_{c=1}^{C} p_{ic} \log q_{ic} = "
+        r"-\alpha \log p_{i y_i} - \beta A\,(1 - p_{i y_i})"
     ),
-    summary="alpha * cross-entropy + beta * reverse cross-entropy (a bounded, MAE-like term): "
-    "robust to noisy labels.",
+    summary=(
+        "Symmetric cross-entropy (Wang et al. 2019): CE plus a bounded reverse CE, robust to noisy labels."
+    ),
     references=(
         Ref(
             "Y. Wang, X. Ma, Z. Chen, Y. Luo, J. Yi, J. Bailey",
@@ -114,7 +115,7 @@ def sce_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Symmetric cross-entropy (Wang et al. 2019): CE plus reverse CE, for noisy labels.
+    r"""Symmetric cross-entropy (Wang et al. 2019): CE plus a bounded reverse CE, robust to noisy labels.
 
     Adds to cross-entropy the *reverse* cross-entropy $-\sum_c p_c \log q_c$, with the
     roles of prediction $p$ and one-hot label $q$ swapped. Since $\log 0$ is undefined, it
@@ -122,8 +123,7 @@ def sce_loss(
     $-A\,(1 - p_y)$, a bounded MAE-like loss that is robust to label noise, while the CE
     term keeps learning the hard classes. Use it for classification with noisy labels.
 
-    $$\ell_i = -\alpha \log p_{i y_i} - \beta \sum_{c=1}^{C} p_{ic} \log q_{ic}
-    = -\alpha \log p_{i y_i} - \beta A\,(1 - p_{i y_i})$$
+    {formula}
 
     with $p_i = \operatorname{softmax}(x_i)$, $q_{ic} = \mathbb 1[c = y_i]$ and
     $\log 0 := A$. Reduced as described in *Reductions* (``docs/conventions.md``); ignored
@@ -168,8 +168,7 @@ def sce_loss(
         tensor([0.6418, 2.7765])
 
     References:
-        Wang, Ma, Chen, Luo, Yi & Bailey (2019), *Symmetric Cross Entropy for Robust Learning
-        with Noisy Labels*, ICCV.
+        {references}
     """
     fn = "sce_loss"
     check_params(

@@ -87,10 +87,11 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell = \tfrac12 \mathrm{KL}(q \,\|\, m) + \tfrac12 \mathrm{KL}(y \,\|\, m),\quad "
-        r"m = \tfrac12 (q + y),\ q = \operatorname{softmax}(z)"
+        r"\ell_i = \tfrac12 \sum_k q_{ik} \log\frac{q_{ik}}{m_{ik}} "
+        r"+ \tfrac12 \sum_k y_{ik} \log\frac{y_{ik}}{m_{ik}},\qquad m_i = \tfrac12 (q_i + y_i),\quad "
+        r"q_i = \operatorname{softmax}(z_i)"
     ),
-    summary="Jensen-Shannon divergence between softmax(input) and the target; symmetric, bounded by log 2.",
+    summary="Jensen-Shannon divergence between softmax(input) and the target: symmetric, bounded by log 2.",
     references=(
         Ref(
             "J. Lin",
@@ -147,7 +148,7 @@ def js_div_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Jensen-Shannon divergence between ``softmax(input)`` and the target distribution.
+    r"""Jensen-Shannon divergence between softmax(input) and the target: symmetric, bounded by log 2.
 
     A symmetrised, smoothed KL: both distributions are compared with their mixture
     $m$. It is bounded by $\log 2$ (natural log), finite when either side has zeros, and
@@ -156,9 +157,7 @@ def js_div_loss(
     **logits** (softmax over the class dimension 1; log-probabilities work too). Per sample
     (and per position for ``(N, C, *)`` inputs):
 
-    $$\ell_i = \tfrac12 \sum_k q_{ik} \log\frac{q_{ik}}{m_{ik}}
-    + \tfrac12 \sum_k y_{ik} \log\frac{y_{ik}}{m_{ik}},\qquad
-    m_i = \tfrac12 (q_i + y_i),\quad q_i = \operatorname{softmax}(z_i)$$
+    {formula}
 
     with $0 \log 0 = 0$. It is evaluated per class as $\tfrac12 (q + y)\,g(v)$ with
     $v = \tfrac12(\log q - \log y)$ and $g(v) = v\tanh v - \log\cosh v \in [0, \log 2)$, an
@@ -207,9 +206,7 @@ def js_div_loss(
         tensor(0.6931)
 
     References:
-        Lin (1991), *Divergence Measures Based on the Shannon Entropy*, IEEE Trans. Inf.
-        Theory; Englesson & Azizpour (2021), *Generalized Jensen-Shannon Divergence Loss for
-        Learning with Noisy Labels*, NeurIPS.
+        {references}
     """
     fn = "js_div_loss"
     check_floating(fn, "input", input)

@@ -96,10 +96,12 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell = T^2 \sum_k p_k\,(\log p_k - \log q_k),\quad "
-        r"q = \operatorname{softmax}(z / T),\ p = \operatorname{softmax}(\log y / T)"
+        r"\ell_i = T^2 \sum_k p_{ik}\,\bigl(\log p_{ik} - \log q_{ik}\bigr),\qquad "
+        r"q_i = \operatorname{softmax}(z_i / T),\quad p_i = \operatorname{softmax}(\log y_i / T)"
     ),
-    summary="KL(target || softmax(input)) per sample on logits; temperature for knowledge distillation.",
+    summary=(
+        "KL divergence of softmax(input) from the target distribution, with a temperature for distillation."
+    ),
     references=(
         Ref(
             "S. Kullback, R. A. Leibler",
@@ -148,7 +150,7 @@ def kl_div_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Kullback-Leibler divergence of ``softmax(input)`` from the target distribution.
+    r"""KL divergence of softmax(input) from the target distribution, with a temperature for distillation.
 
     Use it to match a predicted distribution to a soft target: knowledge distillation,
     label distributions, soft labels. ``input`` holds **logits** (``log_softmax`` is applied
@@ -156,8 +158,7 @@ def kl_div_loss(
     log-probabilities work too). The target holds probabilities, or log-probabilities with
     ``log_target=True``. Per sample (and per position for ``(N, C, *)`` inputs):
 
-    $$\ell_i = T^2 \sum_k p_{ik}\,\bigl(\log p_{ik} - \log q_{ik}\bigr),\qquad
-    q_i = \operatorname{softmax}(z_i / T),\quad p_i = \operatorname{softmax}(\log y_i / T)$$
+    {formula}
 
     with $z$ the logits, $y$ the target and $0 \log 0 = 0$ (zeros in the target are allowed).
     At $T = 1$ the target is used as given, $p = y$ (not renormalised, as in
@@ -213,9 +214,7 @@ def kl_div_loss(
         tensor([0.0982, 4.3944])
 
     References:
-        Kullback & Leibler (1951), *On Information and Sufficiency*, Ann. Math. Statist.;
-        Hinton, Vinyals & Dean (2015), *Distilling the Knowledge in a Neural Network*,
-        arXiv:1503.02531.
+        {references}
     """
     fn = "kl_div_loss"
     check_floating(fn, "input", input)

@@ -25,7 +25,6 @@ __all__ = [
     "cosine_embedding_loss",
     "cosine_similarity_loss",
     "triplet_loss",
-    # issue 3
     "ArcFaceLoss",
     "BatchTripletLoss",
     "CosFaceLoss",

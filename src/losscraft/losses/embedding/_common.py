@@ -8,7 +8,9 @@ import torch
 from torch import Tensor
 
 from ..._core.checks import (
+    check_class_input,
     check_floating,
+    check_index_target,
     check_same_shape,
     check_tensor,
     compute_dtype,
@@ -20,7 +22,6 @@ from ..._core.errors import LosscraftError
 from ..._core.numerics import row_cosine, safe_norm
 from ..._core.sampling import randn
 from ..._core.spec import Call
-from ..classification._common import check_class_input, check_index_target
 
 __all__ = [
     "COSINE_TOLERANCE",

@@ -101,10 +101,12 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_i = -\log\frac{e^{s\,\psi(\cos\theta_{y_i})}}{e^{s\,\psi(\cos\theta_{y_i})} + "
-        r"\sum_{j\ne y_i} e^{s\cos\theta_j}},\quad \psi = \cos(\theta + m)"
+        r"\ell_i = -\log\frac{e^{s\,\psi(\theta_{y_i})}}{e^{s\,\psi(\theta_{y_i})} "
+        r"+ \sum_{j\ne y_i} e^{s\cos\theta_j}},\qquad "
+        r"\psi(\theta) = \begin{cases}\cos(\theta + m) & \theta + m \le \pi\\ "
+        r"\cos\theta - m\sin m & \text{otherwise}\end{cases}"
     ),
-    summary="ArcFace margin head: softmax cross-entropy on s * cosines with an additive angular margin.",
+    summary="ArcFace: softmax cross-entropy on scaled cosines with an additive angular margin.",
     references=(
         Ref(
             "J. Deng, J. Guo, N. Xue, S. Zafeiriou",
@@ -157,10 +159,7 @@ def arcface_loss(
     $x$ and a class-weight matrix $W$ (a ``Parameter`` of shape ``(C, D)`` that you own),
     ``input = F.normalize(x) @ F.normalize(W).T``. With $\theta_j$ the angle to class $j$:
 
-    $$\ell_i = -\log\frac{e^{s\,\psi(\theta_{y_i})}}{e^{s\,\psi(\theta_{y_i})} +
-    \sum_{j\ne y_i} e^{s\cos\theta_j}},\qquad
-    \psi(\theta) = \begin{cases}\cos(\theta + m) & \theta + m \le \pi\\
-    \cos\theta - m\sin m & \text{otherwise}\end{cases}$$
+    {formula}
 
     The second branch is insightface's fallback (``th = cos(pi - m)``, ``mm = sin(pi - m) m``)
     for targets more than $\pi - m$ away, where $\cos(\theta + m)$ would increase again; it
@@ -214,8 +213,7 @@ def arcface_loss(
         tensor(12.1645)
 
     References:
-        Deng, Guo, Xue & Zafeiriou (2019), *ArcFace: Additive Angular Margin Loss for Deep
-        Face Recognition*, CVPR.
+        {references}
     """
     fn = "arcface_loss"
     check_params(

@@ -105,10 +105,10 @@ SPEC = LossSpec(
             Property.SCALE_INVARIANT,
         }
     ),
-    formula=(
-        r"\ell_i = \frac{1}{|T_i|}\sum_{(i,p,n)\in T_i}\max\bigl(0,\ d(z_i, z_p) - d(z_i, z_n) + m\bigr)"
+    formula=r"\ell_i = \frac{1}{|T_i|}\sum_{(i,p,n)\in T_i}\max\bigl(0,\ d(z_i, z_p) - d(z_i, z_n) + m\bigr)",
+    summary=(
+        "Triplet margin loss over a labelled batch, with 'all', 'hard' or 'semihard' triplets mined online."
     ),
-    summary="Triplet loss over every anchor of a labelled batch, with 'all', 'hard' or 'semihard' mining.",
     references=(
         Ref(
             "F. Schroff, D. Kalenichenko, J. Philbin",
@@ -157,14 +157,14 @@ def batch_triplet_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Triplet margin loss over a labelled batch, with the triplets mined online.
+    r"""Triplet margin loss over a labelled batch, with 'all', 'hard' or 'semihard' triplets mined online.
 
     Use it for metric learning when each batch holds several samples per identity: every
     sample is an anchor, the other samples with its label are positives and the samples with
     another label negatives. The triplets $T_i$ of anchor $i$ are chosen by
     :func:`~losscraft.losses.embedding.mining.mine_triplets` (``mining``), and
 
-    $$\ell_i = \frac{1}{|T_i|}\sum_{(i,p,n)\in T_i}\max\bigl(0,\ d(z_i, z_p) - d(z_i, z_n) + m\bigr)$$
+    {formula}
 
     is anchor $i$'s mean hinge ($\ell_i = 0$ when no triplet is mined for it). ``"mean"``
     averages $\ell_i$ over the anchors that have at least one positive *and* one negative;
@@ -234,9 +234,7 @@ def batch_triplet_loss(
         tensor(0.)
 
     References:
-        Schroff, Kalenichenko & Philbin (2015), *FaceNet*, CVPR; Hermans, Beyer & Leibe
-        (2017), *In Defense of the Triplet Loss for Person Re-Identification*,
-        arXiv:1703.07737.
+        {references}
     """
     fn = "batch_triplet_loss"
     (x,) = prepare_batch_embeddings(fn, ("input",), input)

@@ -82,10 +82,12 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell = y\,\tfrac12 D^2 + (1 - y)\,\tfrac12 \max(0, m - D)^2,\quad "
-        r"D = \lVert x_1 - x_2 \rVert_2"
+        r"\ell_i = y_i\,\tfrac12 D_i^2 + (1 - y_i)\,\tfrac12\max(0,\ m - D_i)^2,\qquad "
+        r"D_i = \lVert x_{1i} - x_{2i}\rVert_2"
     ),
-    summary="Pulls similar pairs (label 1) together, pushes dissimilar pairs (label 0) beyond a margin.",
+    summary=(
+        "Contrastive loss on embedding pairs: pulls similar pairs together, pushes others beyond a margin."
+    ),
     references=(
         Ref(
             "R. Hadsell, S. Chopra, Y. LeCun",
@@ -119,14 +121,13 @@ def contrastive_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Contrastive loss on embedding pairs (Hadsell, Chopra & LeCun 2006).
+    r"""Contrastive loss on embedding pairs: pulls similar pairs together, pushes others beyond a margin.
 
     Use it to train siamese networks on labelled pairs: similar pairs are pulled together by
     a quadratic, dissimilar pairs are pushed apart until their distance exceeds the margin and
     then cost nothing. Per pair, with the Euclidean distance over the **last** dimension:
 
-    $$\ell_i = y_i\,\tfrac12 D_i^2 + (1 - y_i)\,\tfrac12\max(0,\ m - D_i)^2,\qquad
-    D_i = \lVert x_{1i} - x_{2i}\rVert_2$$
+    {formula}
 
     **Label convention:** ``target = 1`` means *similar*, ``0`` *dissimilar*. The paper uses
     the opposite ($Y = 0$ for similar pairs); pass ``1 - Y`` for paper-style labels. Reduced
@@ -166,8 +167,7 @@ def contrastive_loss(
         tensor([0.5000, 0.1250, 0.0000])
 
     References:
-        Hadsell, Chopra & LeCun (2006), *Dimensionality Reduction by Learning an Invariant
-        Mapping*, CVPR.
+        {references}
     """
     fn = "contrastive_loss"
     x1, x2 = prepare_embeddings(fn, ("input1", "input2"), input1, input2)

@@ -65,10 +65,10 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_i = -\log\frac{e^{s(\cos\theta_{y_i} - m)}}{e^{s(\cos\theta_{y_i} - m)} + "
-        r"\sum_{j\ne y_i} e^{s\cos\theta_j}}"
+        r"\ell_i = -\log\frac{e^{s(\cos\theta_{y_i} - m)}}{e^{s(\cos\theta_{y_i} - m)} "
+        r"+ \sum_{j\ne y_i} e^{s\cos\theta_j}}"
     ),
-    summary="CosFace (large-margin cosine) head: softmax cross-entropy on s * (cosines - m at the target).",
+    summary="CosFace (large margin cosine loss): cross-entropy on scaled cosines, target minus a margin.",
     references=(
         Ref(
             "H. Wang, Y. Wang, Z. Zhou, X. Ji, D. Gong, J. Zhou, Z. Li, W. Liu",
@@ -119,8 +119,7 @@ def cosface_loss(
     a class-weight matrix $W$ (a ``Parameter`` of shape ``(C, D)`` that you own),
     ``input = F.normalize(x) @ F.normalize(W).T``. With $\theta_j$ the angle to class $j$:
 
-    $$\ell_i = -\log\frac{e^{s(\cos\theta_{y_i} - m)}}{e^{s(\cos\theta_{y_i} - m)} +
-    \sum_{j\ne y_i} e^{s\cos\theta_j}}$$
+    {formula}
 
     Reduced as described in *Reductions* (``docs/conventions.md``); rows whose target is
     ``ignore_index`` are excluded. With ``margin=0`` this is
@@ -162,8 +161,7 @@ def cosface_loss(
         tensor(12.3303)
 
     References:
-        Wang et al. (2018), *CosFace: Large Margin Cosine Loss for Deep Face Recognition*,
-        CVPR.
+        {references}
     """
     fn = "cosface_loss"
     check_params(

@@ -72,10 +72,10 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell = \begin{cases} 1 - \cos(x_1, x_2) & y = 1 \\ "
-        r"\max\bigl(0, \cos(x_1, x_2) - m\bigr) & y = -1 \end{cases}"
+        r"\ell_i = \begin{cases} 1 - \cos(x_{1i}, x_{2i}) & y_i = 1 \\ "
+        r"\max\bigl(0,\ \cos(x_{1i}, x_{2i}) - m\bigr) & y_i = -1 \end{cases}"
     ),
-    summary="Pulls similar pairs (y = 1) to cosine 1, pushes dissimilar pairs (y = -1) below a margin.",
+    summary="Cosine embedding loss: similar pairs to cosine 1, dissimilar pairs below a margin.",
     references=(
         Ref(
             "PyTorch contributors",
@@ -135,8 +135,7 @@ def cosine_embedding_loss(
     Use it for siamese training on labelled pairs when embeddings are compared by cosine
     similarity; it ignores vector lengths. Per pair, over the **last** dimension:
 
-    $$\ell_i = \begin{cases} 1 - \cos(x_{1i}, x_{2i}) & y_i = 1 \\
-    \max\bigl(0,\ \cos(x_{1i}, x_{2i}) - m\bigr) & y_i = -1 \end{cases}$$
+    {formula}
 
     Same semantics and defaults as ``torch.nn.functional.cosine_embedding_loss``, except
     that the target is validated (only ``-1`` and ``1``), shapes must match exactly, an exact
@@ -177,8 +176,7 @@ def cosine_embedding_loss(
         tensor([0.2929, 0.2071, 0.0000])
 
     References:
-        PyTorch ``torch.nn.CosineEmbeddingLoss``; the pairwise margin idea follows Hadsell,
-        Chopra & LeCun (2006), *Dimensionality Reduction by Learning an Invariant Mapping*.
+        {references}
     """
     fn = "cosine_embedding_loss"
     x1, x2 = prepare_embeddings(fn, ("input1", "input2"), input1, input2)

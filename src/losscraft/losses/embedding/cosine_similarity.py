@@ -57,8 +57,10 @@ SPEC = LossSpec(
             Property.SCALE_INVARIANT,
         }
     ),
-    formula=r"\ell = 1 - \frac{x \cdot y}{\lVert x\rVert\,\lVert y\rVert}",
-    summary="1 - cosine similarity over the last dimension: aligns directions, ignores lengths.",
+    formula=r"\ell_i = 1 - \cos(x_i, y_i) = 1 - \frac{x_i \cdot y_i}{\lVert x_i\rVert\,\lVert y_i\rVert}",
+    summary=(
+        "Cosine-similarity loss: one minus the cosine of two vectors; aligns directions, ignores lengths."
+    ),
     references=(
         Ref(
             "G. Salton, A. Wong, C. S. Yang",
@@ -87,13 +89,13 @@ def cosine_similarity_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Cosine-similarity loss: one minus the cosine of the angle between two vectors.
+    r"""Cosine-similarity loss: one minus the cosine of two vectors; aligns directions, ignores lengths.
 
     Use it when only the direction of an embedding matters (feature or embedding
     distillation, aligning representations): it is invariant to rescaling either vector and
     lies in [0, 2]. Computed over the **last** dimension:
 
-    $$\ell_i = 1 - \cos(x_i, y_i) = 1 - \frac{x_i \cdot y_i}{\lVert x_i\rVert\,\lVert y_i\rVert}$$
+    {formula}
 
     An exact zero vector has cosine 0 with every vector, so its loss is 1 with zero gradient,
     instead of torch's clamped-denominator value; any other vector, however short or long, is
@@ -132,7 +134,7 @@ def cosine_similarity_loss(
         tensor([0.0000, 1.7071, 1.0000])
 
     References:
-        Salton, Wong & Yang (1975), *A Vector Space Model for Automatic Indexing*, Commun. ACM.
+        {references}
     """
     fn = "cosine_similarity_loss"
     x, y = prepare_embeddings(fn, ("input", "target"), input, target)

@@ -77,10 +77,12 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_k = -\log\frac{\exp(s_{k,k^+}/\tau)}{\sum_{j\ne k}\exp(s_{kj}/\tau)},\quad "
-        r"s_{kj} = \cos(z_k, z_j),\quad z = [z^{(1)}; z^{(2)}]"
+        r"\ell_k = -\log\frac{\exp(s_{k,k^+}/\tau)}{\sum_{j=1,\,j\ne k}^{2N}\exp(s_{kj}/\tau)}, \qquad "
+        r"L_i = \tfrac12\bigl(\ell_i + \ell_{N+i}\bigr)"
     ),
-    summary="NT-Xent (SimCLR) / InfoNCE: each view must pick its partner out of the 2N - 1 other views.",
+    summary=(
+        "NT-Xent (SimCLR's InfoNCE) on two views: each view must pick its partner out of the 2N - 1 others."
+    ),
     references=(
         Ref(
             "T. Chen, S. Kornblith, M. Norouzi, G. Hinton",
@@ -126,15 +128,14 @@ def info_nce_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""NT-Xent (normalised temperature-scaled cross-entropy) on two views: SimCLR's InfoNCE.
+    r"""NT-Xent (SimCLR's InfoNCE) on two views: each view must pick its partner out of the 2N - 1 others.
 
     Use it for self-supervised contrastive learning: row ``i`` of ``input1`` and row ``i`` of
     ``input2`` are two views (augmentations) of the same example; every other row of either
     view is a negative. With $z = [z^{(1)}; z^{(2)}]$ the $2N$ stacked, L2-normalised views,
     $s_{kj} = \hat z_k\cdot\hat z_j$ their cosine similarity and $k^+$ the other view of $k$:
 
-    $$\ell_k = -\log\frac{\exp(s_{k,k^+}/\tau)}{\sum_{j=1,\,j\ne k}^{2N}\exp(s_{kj}/\tau)},
-    \qquad L_i = \tfrac12\bigl(\ell_i + \ell_{N+i}\bigr)$$
+    {formula}
 
     $L_i$ averages both orderings of pair $i$ (view 1 as anchor, then view 2), so the
     ``"mean"`` is SimCLR's $\frac{1}{2N}\sum_k \ell_k$ and equals pytorch-metric-learning's
@@ -185,9 +186,7 @@ def info_nce_loss(
         tensor(0.)
 
     References:
-        Chen, Kornblith, Norouzi & Hinton (2020), *A Simple Framework for Contrastive Learning
-        of Visual Representations*, ICML; van den Oord, Li & Vinyals (2018), *Representation
-        Learning with Contrastive Predictive Coding*, arXiv:1807.03748.
+        {references}
     """
     fn = "info_nce_loss"
     z1, z2 = prepare_batch_embeddings(fn, ("input1", "input2"), input1, input2)

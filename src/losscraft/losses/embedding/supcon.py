@@ -66,10 +66,12 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_i = -\frac{1}{|P(i)|}\sum_{p\in P(i)}\log\frac{\exp(s_{ip}/\tau)}"
-        r"{\sum_{a\ne i}\exp(s_{ia}/\tau)},\quad s_{ij} = \cos(z_i, z_j)"
+        r"\ell_i = -\frac{1}{|P(i)|}\sum_{p\in P(i)} \log\frac{\exp(s_{ip}/\tau)}{\sum_{a\ne "
+        r"i}\exp(s_{ia}/\tau)}"
     ),
-    summary="Supervised contrastive loss: pulls together every pair with the same label, against all others.",
+    summary=(
+        "Supervised contrastive loss (Khosla et al. 2020): pulls together every pair with the same label."
+    ),
     references=(
         Ref(
             "P. Khosla, P. Teterwak, C. Wang, A. Sarna, Y. Tian, P. Isola, A. Maschinot, C. Liu, D. Krishnan",
@@ -108,15 +110,14 @@ def supcon_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Supervised contrastive loss (Khosla et al. 2020), the $\mathcal L^{sup}_{out}$ form.
+    r"""Supervised contrastive loss (Khosla et al. 2020): pulls together every pair with the same label.
 
     Use it to learn embeddings from labelled data: every other sample with the anchor's label
     is a positive, every sample with another label a negative. With $\hat z$ the
     L2-normalised embeddings, $s_{ij} = \hat z_i\cdot\hat z_j$ and
     $P(i) = \{p \ne i : y_p = y_i\}$:
 
-    $$\ell_i = -\frac{1}{|P(i)|}\sum_{p\in P(i)}
-    \log\frac{\exp(s_{ip}/\tau)}{\sum_{a\ne i}\exp(s_{ia}/\tau)}$$
+    {formula}
 
     This is the paper's $\mathcal L_{out}$ ($1/|P(i)|$ outside the log), the variant it found
     better. **Anchors without positives** ($|P(i)| = 0$) have no defined loss: they are
@@ -167,7 +168,7 @@ def supcon_loss(
         tensor(0.)
 
     References:
-        Khosla et al. (2020), *Supervised Contrastive Learning*, NeurIPS.
+        {references}
     """
     fn = "supcon_loss"
     (x,) = prepare_batch_embeddings(fn, ("input",), input)

@@ -91,8 +91,8 @@ SPEC = LossSpec(
             Property.BOUNDED_GRADIENT,
         }
     ),
-    formula=r"\ell = \max\bigl(0,\ d(a, p) - d(a, n) + m\bigr)",
-    summary="Hinge on the gap between anchor-positive and anchor-negative distances.",
+    formula=r"\ell_i = \max\bigl(0,\ d(a_i, p_i) - d(a_i, n_i) + m\bigr)",
+    summary="Triplet margin loss: the positive must be closer to the anchor than the negative, by a margin.",
     references=(
         Ref(
             "F. Schroff, D. Kalenichenko, J. Philbin",
@@ -136,12 +136,12 @@ def triplet_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Triplet margin loss: the positive must be closer to the anchor than the negative.
+    r"""Triplet margin loss: the positive must be closer to the anchor than the negative, by a margin.
 
     Use it for metric learning when you can form (anchor, positive, negative) triplets, e.g.
     by mining within P×K batches. Per triplet, with the distance over the **last** dimension:
 
-    $$\ell_i = \max\bigl(0,\ d(a_i, p_i) - d(a_i, n_i) + m\bigr)$$
+    {formula}
 
     with $d$ the Euclidean distance $\lVert u - v\rVert_2$ (``distance="euclidean"``) or the
     cosine distance $1 - \cos(u, v)$ (``distance="cosine"``, in [0, 2]). With ``swap=True``
@@ -194,9 +194,7 @@ def triplet_loss(
         tensor(0.6873)
 
     References:
-        Schroff, Kalenichenko & Philbin (2015), *FaceNet*, CVPR; Balntas, Riba, Ponsa &
-        Mikolajczyk (2016), *Learning local feature descriptors with triplets and shallow
-        convolutional neural networks*, BMVC.
+        {references}
     """
     fn = "triplet_loss"
     a, p, n = prepare_embeddings(fn, ("anchor", "positive", "negative"), anchor, positive, negative)

@@ -49,8 +49,13 @@ SPEC = LossSpec(
             Property.ROBUST_TO_OUTLIERS,
         }
     ),
-    formula=r"\ell = c_u \max(y - \hat y, 0) + c_o \max(\hat y - y, 0)",
-    summary="Different linear costs for under- and over-prediction; minimiser: the c_u/(c_u+c_o) quantile.",
+    formula=(
+        r"\ell_i = c_u \max(y_i - \hat y_i, 0) + c_o \max(\hat y_i - y_i, 0) = (c_u + c_o)\,\rho_\tau(y_i "
+        r"- \hat y_i),\qquad \tau = \frac{c_u}{c_u + c_o}"
+    ),
+    summary=(
+        "Asymmetric linear loss: per-unit costs differ for under- and over-prediction; minimiser: a quantile."
+    ),
     references=(
         Ref(
             "R. Koenker, G. Bassett",
@@ -96,14 +101,14 @@ def asymmetric_linear_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Asymmetric linear loss: different per-unit costs for under- and over-prediction.
+    r"""Asymmetric linear loss: per-unit costs differ for under- and over-prediction; minimiser: a quantile.
 
-    $$\ell_i = c_u \max(y_i - \hat y_i, 0) + c_o \max(\hat y_i - y_i, 0)
-    = (c_u + c_o)\,\rho_\tau(y_i - \hat y_i),\qquad \tau = \frac{c_u}{c_u + c_o}$$
+    {formula}
 
     so it is the quantile (pinball) loss at $\tau = c_u/(c_u+c_o)$ scaled by $c_u + c_o$, and
     its minimiser is that quantile: with under-stock costing 3 and over-stock 1, predict the
-    75th percentile of demand. Reduced as described in *Reductions* (``docs/conventions.md``).
+    75th percentile of demand (the newsvendor fractile of Arrow, Harris & Marschak). Reduced
+    as described in *Reductions* (``docs/conventions.md``).
 
     **Gradient:** $-c_u$ below the target, $+c_o$ above it (bounded); the subgradient at a
     zero residual is $(c_o - c_u)/2$.
@@ -133,8 +138,7 @@ def asymmetric_linear_loss(
         tensor([6., 2.])
 
     References:
-        Koenker & Bassett (1978), *Regression Quantiles*, Econometrica; Arrow, Harris &
-        Marschak (1951), *Optimal Inventory Policy*, Econometrica (the newsvendor fractile).
+        {references}
     """
     fn = "asymmetric_linear_loss"
     x, y = prepare_real_pair(fn, input, target)

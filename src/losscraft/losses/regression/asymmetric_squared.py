@@ -41,8 +41,14 @@ SPEC = LossSpec(
     properties=frozenset(
         {Property.NONNEGATIVE, Property.ZERO_AT_MATCH, Property.SYMMETRIC, Property.CONVEX, Property.SMOOTH}
     ),
-    formula=r"\ell = c_u \max(y - \hat y, 0)^2 + c_o \max(\hat y - y, 0)^2",
-    summary="Squared error with different weights for under- and over-prediction; minimiser: an expectile.",
+    formula=(
+        r"\ell_i = c_u \max(y_i - \hat y_i, 0)^2 + c_o \max(\hat y_i - y_i, 0)^2 "
+        r"= (c_u + c_o)\,\lvert\tau - \mathbb 1[y_i < \hat y_i]\rvert\,(y_i - \hat y_i)^2,\qquad "
+        r"\tau = \frac{c_u}{c_u + c_o}"
+    ),
+    summary=(
+        "Asymmetric squared (expectile) loss: squared error weighted apart for under- and over-prediction."
+    ),
     references=(
         Ref(
             "W. K. Newey, J. L. Powell",
@@ -72,12 +78,11 @@ def asymmetric_squared_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Asymmetric squared (expectile) loss.
+    r"""Asymmetric squared (expectile) loss: squared error weighted apart for under- and over-prediction.
 
-    $$\ell_i = c_u \max(y_i - \hat y_i, 0)^2 + c_o \max(\hat y_i - y_i, 0)^2
-    = (c_u + c_o)\,\lvert\tau - \mathbb 1[y_i < \hat y_i]\rvert\,(y_i - \hat y_i)^2$$
+    {formula}
 
-    with $\tau = c_u/(c_u+c_o)$: the expectile loss of Newey & Powell, whose minimiser is the
+    the expectile loss of Newey & Powell, whose minimiser is the
     $\tau$-expectile (the squared-error analogue of the quantile loss). Reduced as described
     in *Reductions* (``docs/conventions.md``).
 
@@ -108,7 +113,7 @@ def asymmetric_squared_loss(
         tensor([12.,  4.])
 
     References:
-        Newey & Powell (1987), *Asymmetric Least Squares Estimation and Testing*, Econometrica.
+        {references}
     """
     fn = "asymmetric_squared_loss"
     x, y = prepare_real_pair(fn, input, target)

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from ..._core.checks import check_floating, check_same_shape, compute_dtype, fmt_shape, to_compute
 from ..._core.checks import check_params as _check_params
+from ..._core.combine import Combinable
 from ..._core.errors import LosscraftError
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
@@ -30,7 +31,6 @@ from ..._core.spec import (
     TargetKind,
     Task,
 )
-from ...compose import Combinable
 from ._robust import SCALE_PARAM, log_partition, rho, rho_tensor_alpha, scaled_residual
 
 __all__ = ["AdaptiveBarronLoss", "BarronLoss", "barron_log_partition", "barron_loss"]
@@ -72,10 +72,12 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell(r) = \frac{|\alpha - 2|}{\alpha}\left[\left(\frac{(r/c)^2}{|\alpha - 2|} + 1"
-        r"\right)^{\alpha/2} - 1\right],\quad r = \hat y - y"
+        r"\ell_i = f(r_i/c, \alpha) = \frac{|\alpha - 2|}{\alpha}\left[\left( \frac{(r_i/c)^2}{|\alpha "
+        r"- 2|} + 1\right)^{\alpha/2} - 1\right],\qquad r_i = \hat y_i - y_i"
     ),
-    summary="One loss, one shape knob: L2 (alpha=2), Charbonnier (1), Cauchy (0), Geman-McClure (-2), Welsch.",
+    summary=(
+        "Barron's general robust loss: one shape alpha spans L2, Charbonnier, Cauchy, Geman-McClure, Welsch."
+    ),
     references=(_BARRON,),
     sample=real_pair_sample,
     curve=Curve("residual", (-4.0, 4.0), residual_curve_call),
@@ -123,14 +125,13 @@ def barron_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Barron's general robust loss with shape ``alpha`` and scale ``scale``.
+    r"""Barron's general robust loss: one shape alpha spans L2, Charbonnier, Cauchy, Geman-McClure, Welsch.
 
     A single family that contains L2, Charbonnier, Cauchy, Geman–McClure and Welsch; lower
     $\alpha$ means more robustness (and less convexity). Use it to pick the robustness of a
     regression loss with one number, or to tune it as a hyperparameter.
 
-    $$\ell_i = f(r_i/c, \alpha) = \frac{|\alpha - 2|}{\alpha}\left[\left(
-    \frac{(r_i/c)^2}{|\alpha - 2|} + 1\right)^{\alpha/2} - 1\right],\qquad r_i = \hat y_i - y_i$$
+    {formula}
 
     reduced as described in *Reductions* (``docs/conventions.md``). Special cases (computed by
     the same kernels as the named entries, so the numbers are identical):
@@ -178,7 +179,7 @@ def barron_loss(
         -inf tensor([0.0000, 0.3935, 1.0000])
 
     References:
-        Barron (2019), *A General and Adaptive Robust Loss Function*, CVPR, arXiv:1701.03077.
+        {references}
     """
     fn = "barron_loss"
     _check_params(SPEC, {"alpha": alpha, "scale": scale, "reduction": reduction})

@@ -31,8 +31,10 @@ SPEC = LossSpec(
             Property.ROBUST_TO_OUTLIERS,
         }
     ),
-    formula=r"\ell(r) = \log\!\left(\tfrac12 (r/c)^2 + 1\right),\quad r = \hat y - y",
-    summary="Log of a quadratic: grows only logarithmically, so gross outliers barely matter; non-convex.",
+    formula=r"\ell_i = \log\!\left(\tfrac12 (r_i/c)^2 + 1\right),\qquad r_i = \hat y_i - y_i",
+    summary=(
+        "Cauchy (Lorentzian) loss: logarithmic growth, redescending gradient: gross outliers barely matter."
+    ),
     references=(
         Ref(
             "M. J. Black, P. Anandan",
@@ -68,13 +70,13 @@ def cauchy_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Cauchy (Lorentzian) loss: logarithmic growth, redescending gradient.
+    r"""Cauchy (Lorentzian) loss: logarithmic growth, redescending gradient: gross outliers barely matter.
 
     Use it when a sizeable fraction of the targets are gross outliers: a residual 100 times the
     scale costs only about $\log(5000) \approx 8.5$. It is the negative log-likelihood of a
     Cauchy (Student-t with one degree of freedom) noise model, up to a constant.
 
-    $$\ell_i = \log\!\left(\tfrac12 (r_i/c)^2 + 1\right),\qquad r_i = \hat y_i - y_i$$
+    {formula}
 
     reduced as described in *Reductions* (``docs/conventions.md``). This is Barron's general
     loss in the limit $\alpha \to 0$ (``barron_loss(alpha=0, scale=c)`` gives the same
@@ -109,8 +111,7 @@ def cauchy_loss(
         tensor([0.0000, 0.4055, 1.0986, 3.9318])
 
     References:
-        Black & Anandan (1996), *The Robust Estimation of Multiple Motions*, CVIU; Barron
-        (2019), *A General and Adaptive Robust Loss Function*, CVPR.
+        {references}
     """
     fn = "cauchy_loss"
     check_params(SPEC, {"scale": scale, "reduction": reduction})

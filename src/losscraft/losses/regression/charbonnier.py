@@ -30,8 +30,10 @@ SPEC = LossSpec(
             Property.ROBUST_TO_OUTLIERS,
         }
     ),
-    formula=r"\ell(r) = \sqrt{(r/c)^2 + 1} - 1,\quad r = \hat y - y",
-    summary="Smooth L1: quadratic (r^2 / 2c^2) near zero, linear (|r|/c) in the tails; Barron's alpha = 1.",
+    formula=r"\ell_i = \sqrt{(r_i/c)^2 + 1} - 1,\qquad r_i = \hat y_i - y_i",
+    summary=(
+        "Charbonnier (pseudo-Huber, L1-L2) loss: a smooth, convex L1, quadratic near zero; Barron's alpha=1."
+    ),
     references=(
         Ref(
             "P. Charbonnier, L. Blanc-Féraud, G. Aubert, M. Barlaud",
@@ -67,12 +69,12 @@ def charbonnier_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Charbonnier (pseudo-Huber, "L1-L2") loss: a smooth, convex L1.
+    r"""Charbonnier (pseudo-Huber, L1-L2) loss: a smooth, convex L1, quadratic near zero; Barron's alpha=1.
 
     Quadratic near zero and linear in the tails, with a gradient bounded by $1/c$; use it
     where you would use Huber but want a loss that is smooth everywhere.
 
-    $$\ell_i = \sqrt{(r_i/c)^2 + 1} - 1,\qquad r_i = \hat y_i - y_i$$
+    {formula}
 
     reduced as described in *Reductions* (``docs/conventions.md``). This is Barron's general
     loss at $\alpha = 1$ (``barron_loss(alpha=1, scale=c)`` gives the same numbers), so its
@@ -109,9 +111,7 @@ def charbonnier_loss(
         tensor([0.0000, 0.4142, 2.1623])
 
     References:
-        Charbonnier, Blanc-Féraud, Aubert & Barlaud (1994), *Two deterministic
-        half-quadratic regularization algorithms for computed imaging*, ICIP; Barron (2019),
-        *A General and Adaptive Robust Loss Function*, CVPR.
+        {references}
     """
     fn = "charbonnier_loss"
     check_params(SPEC, {"scale": scale, "reduction": reduction})

@@ -78,10 +78,10 @@ SPEC = LossSpec(
     # gradient). It is not zero at a match (log var / 2, negative for var < 1).
     properties=frozenset({Property.SYMMETRIC, Property.CONVEX, Property.SMOOTH}),
     formula=(
-        r"\ell(\hat\mu, y, \sigma^2) = \tfrac12\left(\log\max(\sigma^2, \varepsilon) "
-        r"+ \frac{(\hat\mu - y)^2}{\max(\sigma^2, \varepsilon)}\right)"
+        r"\ell_i = \tfrac12\left(\log v_i + \frac{(\hat\mu_i "
+        r"- y_i)^2}{v_i}\right) \;\big[+\,\tfrac12\log 2\pi\big],\qquad v_i = \max(\sigma^2_i, \varepsilon)"
     ),
-    summary="Heteroscedastic regression: predict a mean and a variance, fit both by Gaussian likelihood.",
+    summary="Gaussian negative log-likelihood with a predicted variance: fits a mean and its uncertainty.",
     references=(
         Ref(
             "D. A. Nix, A. S. Weigend",
@@ -134,14 +134,13 @@ def gaussian_nll_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Gaussian negative log-likelihood with a predicted variance (``torch.nn.GaussianNLLLoss``).
+    r"""Gaussian negative log-likelihood with a predicted variance: fits a mean and its uncertainty.
 
     Use it when the model predicts a mean *and* a variance per target (heteroscedastic
     regression): residuals are scored relative to the predicted uncertainty, and the
     $\log\sigma^2$ term stops the variance from growing without bound.
 
-    $$\ell_i = \tfrac12\left(\log v_i + \frac{(\hat\mu_i - y_i)^2}{v_i}\right)
-    \;\big[+\,\tfrac12\log 2\pi\big],\qquad v_i = \max(\sigma^2_i, \varepsilon)$$
+    {formula}
 
     reduced as described in *Reductions* (``docs/conventions.md``); the bracket is added with
     ``full=True``. Values and gradients equal ``torch.nn.functional.gaussian_nll_loss``,
@@ -187,8 +186,7 @@ def gaussian_nll_loss(
         tensor([-6.9078,  0.5000,  1.1931])
 
     References:
-        Nix & Weigend (1994), *Estimating the mean and variance of the target probability
-        distribution*, ICNN; ``torch.nn.GaussianNLLLoss``.
+        {references}
     """
     fn = "gaussian_nll_loss"
     check_floating(fn, "input", input)

@@ -31,8 +31,8 @@ SPEC = LossSpec(
             Property.ROBUST_TO_OUTLIERS,
         }
     ),
-    formula=r"\ell(r) = \frac{2 (r/c)^2}{(r/c)^2 + 4},\quad r = \hat y - y",
-    summary="Bounded (at most 2) redescending loss: an outlier's cost saturates; non-convex.",
+    formula=r"\ell_i = \frac{2 (r_i/c)^2}{(r_i/c)^2 + 4},\qquad r_i = \hat y_i - y_i",
+    summary="Geman-McClure loss: bounded by 2, with a gradient that redescends like 1/r^3; non-convex.",
     references=(
         Ref(
             "S. Geman, D. E. McClure",
@@ -67,12 +67,12 @@ def geman_mcclure_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Geman–McClure loss: bounded, with a gradient that redescends like $1/r^3$.
+    r"""Geman-McClure loss: bounded by 2, with a gradient that redescends like 1/r^3; non-convex.
 
     Use it when gross outliers should be (nearly) ignored and the fit can start close to the
     answer: every residual costs at most 2.
 
-    $$\ell_i = \frac{2 (r_i/c)^2}{(r_i/c)^2 + 4},\qquad r_i = \hat y_i - y_i$$
+    {formula}
 
     reduced as described in *Reductions* (``docs/conventions.md``). This is Barron's general
     loss at $\alpha = -2$ (``barron_loss(alpha=-2, scale=c)`` gives the same numbers); value
@@ -107,9 +107,7 @@ def geman_mcclure_loss(
         tensor([0.0000, 0.4000, 1.0000, 1.9231])
 
     References:
-        Geman & McClure (1985), *Bayesian image analysis: an application to single photon
-        emission tomography*, Proc. ASA Statistical Computing Section; Barron (2019), *A
-        General and Adaptive Robust Loss Function*, CVPR.
+        {references}
     """
     fn = "geman_mcclure_loss"
     check_params(SPEC, {"scale": scale, "reduction": reduction})

@@ -51,10 +51,10 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell(r) = \begin{cases} \tfrac12 r^2 & |r| \le \delta \\ "
-        r"\delta\,(|r| - \tfrac12\delta) & |r| > \delta \end{cases},\quad r = \hat y - y"
+        r"\ell_i = \begin{cases} \tfrac12 r_i^2 & |r_i| \le \delta \\ "
+        r"\delta\,(|r_i| - \tfrac12\delta) & \text{otherwise} \end{cases},\qquad r_i = \hat y_i - y_i"
     ),
-    summary="Quadratic for small residuals, linear beyond delta: MSE near 0, MAE in the tails.",
+    summary="Huber loss: quadratic for small residuals, linear beyond delta (MSE near 0, MAE in the tails).",
     references=(
         Ref(
             "P. J. Huber",
@@ -82,10 +82,9 @@ def huber_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Huber loss: quadratic near zero, linear in the tails.
+    r"""Huber loss: quadratic for small residuals, linear beyond delta (MSE near 0, MAE in the tails).
 
-    $$\ell_i = \begin{cases} \tfrac12 r_i^2 & |r_i| \le \delta \\
-    \delta\,(|r_i| - \tfrac12\delta) & \text{otherwise} \end{cases},\qquad r_i = \hat y_i - y_i$$
+    {formula}
 
     reduced as described in *Reductions* (``docs/conventions.md``). Equals
     ``torch.nn.functional.huber_loss``; SmoothL1 with ``beta`` is this loss divided by ``beta``.
@@ -114,7 +113,7 @@ def huber_loss(
         tensor([0.1250, 2.5000])
 
     References:
-        Huber (1964), *Robust Estimation of a Location Parameter*, Ann. Math. Statist.
+        {references}
     """
     fn = "huber_loss"
     x, y = prepare_real_pair(fn, input, target)

@@ -46,8 +46,8 @@ SPEC = LossSpec(
         Param("b", 1.0, Interval(0.0, math.inf, low_closed=False, high_closed=False), "scale b > 0"),
     ),
     properties=frozenset({Property.NONNEGATIVE, Property.ZERO_AT_MATCH, Property.CONVEX, Property.SMOOTH}),
-    formula=r"\ell = b\,\big(e^{a(\hat y - y)} - a(\hat y - y) - 1\big)",
-    summary="Exponential cost on one side, linear on the other (Varian 1975).",
+    formula=r"\ell_i = b\,\big(e^{z_i} - z_i - 1\big),\qquad z_i = a(\hat y_i - y_i)",
+    summary="LINEX loss: exponential on one side of the target, roughly linear on the other (Varian 1975).",
     references=(
         Ref(
             "H. R. Varian",
@@ -91,9 +91,9 @@ def linex_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""LINEX loss: exponential on one side of the target, roughly linear on the other.
+    r"""LINEX loss: exponential on one side of the target, roughly linear on the other (Varian 1975).
 
-    $$\ell_i = b\,\big(e^{z_i} - z_i - 1\big),\qquad z_i = a(\hat y_i - y_i)$$
+    {formula}
 
     With $a > 0$ over-prediction costs exponentially and under-prediction about linearly
     ($a < 0$ the reverse); as $a \to 0$, $\ell \approx \tfrac{a^2 b}{2}(\hat y - y)^2$.
@@ -128,8 +128,7 @@ def linex_loss(
         tensor([0.3679, 0.0000, 0.7183])
 
     References:
-        Varian (1975), *A Bayesian Approach to Real Estate Assessment*; Zellner (1986),
-        *Bayesian Estimation and Prediction Using Asymmetric Loss Functions*, JASA.
+        {references}
     """
     fn = "linex_loss"
     x, y = prepare_real_pair(fn, input, target)

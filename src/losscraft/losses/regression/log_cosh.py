@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..._core.checks import check_floating, check_params, check_same_shape, compute_dtype, to_compute
-from ..._core.kernels import Workspace, elementwise_loss, use_lean, weighted_sum, write_grad
+from ..._core.kernels import use_lean
 from ..._core.module import LossModule
 from ..._core.numerics import LOG2
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
 from ..._core.sampling import real_pair_sample, residual_curve_call
 from ..._core.spec import Curve, Family, InputKind, LossSpec, Property, Ref, TargetKind, Task
+from .log_cosh_kernel import log_cosh_lean
 
 SPEC = LossSpec(
     name="log_cosh",
@@ -33,8 +33,11 @@ SPEC = LossSpec(
             Property.ROBUST_TO_OUTLIERS,
         }
     ),
-    formula=r"\ell(r) = \log\cosh(r),\quad r = \hat y - y",
-    summary="log(cosh(r)): ~r^2/2 near zero, ~|r| - log 2 in the tails, twice differentiable.",
+    formula=(
+        r"\ell_i = \log\cosh(r_i) = |r_i| + \log\!\left(1 + e^{-2|r_i|}\right) - \log 2, \qquad "
+        r"r_i = \hat y_i - y_i"
+    ),
+    summary="Log-cosh loss: about r^2/2 near zero and |r| - log 2 in the tails, smooth, computed stably.",
     references=(
         Ref(
             "O. Saleh, S. Saleh",
@@ -54,10 +57,9 @@ SPEC = LossSpec(
 def log_cosh_loss(
     input: Tensor, target: Tensor, *, weight: Tensor | None = None, reduction: Reduction = "mean"
 ) -> Tensor:
-    r"""Log-Cosh loss, computed stably for any residual.
+    r"""Log-cosh loss: about r^2/2 near zero and |r| - log 2 in the tails, smooth, computed stably.
 
-    $$\ell_i = \log\cosh(r_i) = |r_i| + \log\!\left(1 + e^{-2|r_i|}\right) - \log 2,
-    \qquad r_i = \hat y_i - y_i$$
+    {formula}
 
     reduced as described in *Reductions* (``docs/conventions.md``). The right-hand form never
     overflows, unlike ``log(cosh(r))`` which is ``inf`` for ``|r| > 89`` in float32. On the
@@ -86,8 +88,7 @@ def log_cosh_loss(
         tensor([ 0.0000,  0.4338, 49.3069])
 
     References:
-        Saleh & Saleh (2022), *Statistical properties of the log-cosh loss function used in
-        machine learning*, arXiv:2208.04564.
+        {references}
     """
     fn = "log_cosh_loss"
     check_floating(fn, "input", input)
@@ -100,9 +101,7 @@ def log_cosh_loss(
         return _composed(x, target, weight, reduction)
 
     if use_lean(input, target, weight):
-        return elementwise_loss(
-            _log_cosh_chunk, input, target, weight=weight, aux=None, reduction=reduction, composed=composed
-        )
+        return log_cosh_lean(input, target, weight, reduction, composed)
     return composed(input)
 
 
@@ -111,37 +110,6 @@ def _composed(input: Tensor, target: Tensor, weight: Tensor | None, reduction: s
     dt = compute_dtype(input, target)
     a = (to_compute(input, dt) - to_compute(target, dt)).abs()
     return reduce(a + F.softplus(-2.0 * a) - LOG2, reduction, weight)
-
-
-def _log_cosh_chunk(
-    ws: Workspace,
-    x: Tensor,
-    y: Tensor,
-    aux: Tensor | float | None,
-    f: Tensor | float,
-    vals: Tensor | None,
-    grad: Tensor | None,
-    gmul: float,
-) -> Tensor | None:
-    """Log-cosh and its gradient ``tanh(r)`` on one chunk (see :mod:`losscraft._core.kernels`).
-
-    Same value formula as the composed path, ``|r| + log1p(exp(-2|r|)) - log 2``. The gradient
-    is ``torch.tanh``, not the cheaper ``(1 - e^{-2|r|}) / (1 + e^{-2|r|})``: that quotient
-    loses all relative precision for small residuals (``1 - e^{-2|r|}`` cancels).
-    """
-    r, a, t = ws.buffers(3)
-    torch.sub(x, y, out=r)
-    torch.abs(r, out=a)
-    torch.mul(a, ws.c(-2.0), out=t).exp_().log1p_()
-    loss = a.add_(t).sub_(ws.c(LOG2))
-    part: Tensor | None = None
-    if vals is not None:
-        torch.mul(loss, f if isinstance(f, Tensor) else ws.c(f), out=vals)
-    else:
-        part = weighted_sum(ws, loss, f)
-    if grad is not None:
-        write_grad(ws, torch.tanh(r, out=r), f, gmul, grad)
-    return part
 
 
 class LogCoshLoss(LossModule, spec=SPEC, fn=log_cosh_loss):

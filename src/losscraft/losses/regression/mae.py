@@ -28,8 +28,8 @@ SPEC = LossSpec(
             Property.ROBUST_TO_OUTLIERS,
         }
     ),
-    formula=r"\ell(\hat y, y) = \lvert \hat y - y \rvert",
-    summary="Absolute error (L1); estimates the conditional median, robust to outliers.",
+    formula=r"\ell_i = \lvert \hat y_i - y_i \rvert",
+    summary="Mean absolute error (L1 loss): estimates the conditional median, robust to outliers.",
     references=(
         Ref("P. S. Laplace", "Théorie analytique des probabilités", "Courcier", 1812),
         Ref(
@@ -50,12 +50,12 @@ SPEC = LossSpec(
 def mae_loss(
     input: Tensor, target: Tensor, *, weight: Tensor | None = None, reduction: Reduction = "mean"
 ) -> Tensor:
-    r"""Mean absolute error (L1 loss).
+    r"""Mean absolute error (L1 loss): estimates the conditional median, robust to outliers.
 
     Consistent for the conditional median; every residual pulls with the same force, so
     outliers have bounded influence.
 
-    $$\ell_i = \lvert \hat y_i - y_i \rvert$$
+    {formula}
 
     reduced as described in *Reductions* (``docs/conventions.md``).
 
@@ -81,7 +81,7 @@ def mae_loss(
         tensor(1.3333)
 
     References:
-        Koenker & Bassett (1978), *Regression Quantiles*, Econometrica.
+        {references}
     """
     fn = "mae_loss"
     x, y = prepare_real_pair(fn, input, target)

@@ -22,8 +22,8 @@ SPEC = LossSpec(
     properties=frozenset(
         {Property.NONNEGATIVE, Property.ZERO_AT_MATCH, Property.SYMMETRIC, Property.CONVEX, Property.SMOOTH}
     ),
-    formula=r"\ell(\hat y, y) = (\hat y - y)^2",
-    summary="Squared error; estimates the conditional mean, sensitive to outliers.",
+    formula=r"\ell_i = (\hat y_i - y_i)^2",
+    summary="Mean squared error (L2 loss): estimates the conditional mean, sensitive to outliers.",
     references=(Ref("C. F. Gauss", "Theoria motus corporum coelestium", "Perthes et Besser", 1809),),
     sample=real_pair_sample,
     curve=Curve("residual", (-4.0, 4.0), residual_curve_call),
@@ -35,12 +35,12 @@ SPEC = LossSpec(
 def mse_loss(
     input: Tensor, target: Tensor, *, weight: Tensor | None = None, reduction: Reduction = "mean"
 ) -> Tensor:
-    r"""Mean squared error (L2 loss).
+    r"""Mean squared error (L2 loss): estimates the conditional mean, sensitive to outliers.
 
     Consistent for the conditional mean; the gradient grows linearly with the residual, so a
     few outliers dominate training.
 
-    $$\ell_i = (\hat y_i - y_i)^2$$
+    {formula}
 
     reduced as described in *Reductions* (``docs/conventions.md``).
 
@@ -65,7 +65,7 @@ def mse_loss(
         tensor(3.3333)
 
     References:
-        Gauss (1809), *Theoria motus corporum coelestium*.
+        {references}
     """
     fn = "mse_loss"
     x, y = prepare_real_pair(fn, input, target)

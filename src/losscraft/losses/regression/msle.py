@@ -56,8 +56,8 @@ SPEC = LossSpec(
     # Along the prediction (target 0): log1p(x)^2 is non-convex beyond x = e - 1 and its
     # gradient 2 log1p(x) / (1 + x) blows up as x -> -1.
     properties=frozenset({Property.NONNEGATIVE, Property.ZERO_AT_MATCH, Property.SMOOTH}),
-    formula=r"\ell(\hat y, y) = \left(\log(1 + \hat y) - \log(1 + y)\right)^2",
-    summary="Squared error between log1p values: penalises relative (ratio) errors, under-prediction more.",
+    formula=r"\ell_i = \left(\log(1 + \hat y_i) - \log(1 + y_i)\right)^2",
+    summary="Mean squared logarithmic error: MSE between log1p values, penalising relative (ratio) errors.",
     references=(
         Ref(
             "F. Pedregosa et al.",
@@ -85,13 +85,13 @@ SPEC = LossSpec(
 def msle_loss(
     input: Tensor, target: Tensor, *, weight: Tensor | None = None, reduction: Reduction = "mean"
 ) -> Tensor:
-    r"""Mean squared logarithmic error: MSE between ``log1p`` of prediction and target.
+    r"""Mean squared logarithmic error: MSE between log1p values, penalising relative (ratio) errors.
 
     Use it for non-negative targets spanning orders of magnitude, when the *ratio*
     $(1 + \hat y)/(1 + y)$ matters rather than the difference. Under-prediction costs more than
     over-prediction by the same amount.
 
-    $$\ell_i = \left(\log(1 + \hat y_i) - \log(1 + y_i)\right)^2$$
+    {formula}
 
     reduced as described in *Reductions* (``docs/conventions.md``). Equals
     ``mse_loss(log1p(input), log1p(target))``; the square root of the mean is RMSLE.
@@ -129,8 +129,7 @@ def msle_loss(
         tensor([0.0091, 0.0091, 0.0091])
 
     References:
-        scikit-learn, ``sklearn.metrics.mean_squared_log_error`` (Pedregosa et al. 2011,
-        JMLR); Keras, ``keras.losses.MeanSquaredLogarithmicError``.
+        {references}
     """
     fn = "msle_loss"
     x, y = prepare_real_pair(fn, input, target)

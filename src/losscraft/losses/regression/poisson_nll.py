@@ -80,8 +80,8 @@ SPEC = LossSpec(
     # Along the log-rate: exp(x) - y x is convex and smooth; its minimum y - y log y is not
     # zero (and negative for y > e), and its gradient exp(x) - y is unbounded.
     properties=frozenset({Property.CONVEX, Property.SMOOTH}),
-    formula=r"\ell(\hat\eta, y) = e^{\hat\eta} - y\,\hat\eta,\quad \hat\eta = \log\hat\lambda",
-    summary="Negative log-likelihood of Poisson counts given a predicted (log-)rate; torch's PoissonNLLLoss.",
+    formula=r"\ell_i = e^{\hat\eta_i} - y_i\,\hat\eta_i\;\big[+\,S(y_i)\big]",
+    summary="Poisson negative log-likelihood of count targets given a predicted (log-)rate.",
     references=(
         Ref(
             "J. A. Nelder, R. W. M. Wedderburn",
@@ -126,13 +126,13 @@ def poisson_nll_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Poisson negative log-likelihood of count targets (``torch.nn.PoissonNLLLoss``).
+    r"""Poisson negative log-likelihood of count targets given a predicted (log-)rate.
 
     Use it for non-negative counts: it is the loss of Poisson regression, whose prediction
     is the conditional mean rate. With ``log_input=True`` (default) ``input`` is the
     log-rate $\hat\eta = \log\hat\lambda$ and
 
-    $$\ell_i = e^{\hat\eta_i} - y_i\,\hat\eta_i\;\big[+\,S(y_i)\big]$$
+    {formula}
 
     with ``log_input=False`` ``input`` is the rate $\hat\lambda \ge 0$ and
     $\ell_i = \hat\lambda_i - y_i \log(\hat\lambda_i + \varepsilon)$. ``full=True`` adds
@@ -180,8 +180,7 @@ def poisson_nll_loss(
         tensor([1.0000, 1.4546, 1.8120])
 
     References:
-        Nelder & Wedderburn (1972), *Generalized Linear Models*, JRSS A;
-        ``torch.nn.PoissonNLLLoss``.
+        {references}
     """
     fn = "poisson_nll_loss"
     x, y = prepare_real_pair(fn, input, target)

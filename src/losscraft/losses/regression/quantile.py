@@ -76,8 +76,8 @@ SPEC = LossSpec(
             Property.ROBUST_TO_OUTLIERS,
         }
     ),
-    formula=r"\rho_\tau(u) = \max(\tau u, (\tau - 1) u),\quad u = y - \hat y",
-    summary="Pinball loss; its minimiser is the tau-quantile. Several levels at once for intervals.",
+    formula=r"\rho_\tau(u_i) = \max\big(\tau u_i,\ (\tau - 1) u_i\big),\qquad u_i = y_i - \hat y_i",
+    summary="Quantile (pinball) loss for one or several quantile levels; its minimiser is the tau-quantile.",
     references=(
         Ref(
             "R. Koenker, G. Bassett",
@@ -106,9 +106,9 @@ def quantile_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Quantile (pinball) loss for one or several quantile levels.
+    r"""Quantile (pinball) loss for one or several quantile levels; its minimiser is the tau-quantile.
 
-    $$\rho_\tau(u_i) = \max\big(\tau u_i,\ (\tau - 1) u_i\big),\qquad u_i = y_i - \hat y_i$$
+    {formula}
 
     Under-prediction ($u > 0$) costs $\tau$ per unit and over-prediction $1 - \tau$, so the
     minimiser is the $\tau$-quantile of $y$. With a sequence of $Q$ levels, ``input`` carries a
@@ -144,7 +144,7 @@ def quantile_loss(
                 [0.0000, 0.0000, 0.0000]])
 
     References:
-        Koenker & Bassett (1978), *Regression Quantiles*, Econometrica.
+        {references}
     """
     fn = "quantile_loss"
     check_floating(fn, "input", input)

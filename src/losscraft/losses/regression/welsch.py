@@ -31,8 +31,10 @@ SPEC = LossSpec(
             Property.ROBUST_TO_OUTLIERS,
         }
     ),
-    formula=r"\ell(r) = 1 - \exp\!\left(-\tfrac12 (r/c)^2\right),\quad r = \hat y - y",
-    summary="Inverted Gaussian, bounded by 1: residuals beyond a few scales are ignored; non-convex.",
+    formula=r"\ell_i = 1 - \exp\!\left(-\tfrac12 (r_i/c)^2\right),\qquad r_i = \hat y_i - y_i",
+    summary=(
+        "Welsch (Leclerc) loss: inverted Gaussian, bounded by 1; residuals beyond a few scales barely count."
+    ),
     references=(
         Ref(
             "J. E. Dennis Jr., R. E. Welsch",
@@ -75,12 +77,12 @@ def welsch_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Welsch (Leclerc) loss: an inverted Gaussian, bounded by 1.
+    r"""Welsch (Leclerc) loss: inverted Gaussian, bounded by 1; residuals beyond a few scales barely count.
 
     Use it to fit the bulk of the data while ignoring everything a few scales away (a
     mode-seeking estimator); it needs a good starting point.
 
-    $$\ell_i = 1 - \exp\!\left(-\tfrac12 (r_i/c)^2\right),\qquad r_i = \hat y_i - y_i$$
+    {formula}
 
     reduced as described in *Reductions* (``docs/conventions.md``). This is Barron's general
     loss in the limit $\alpha \to -\infty$ (``barron_loss(alpha=-inf, scale=c)`` gives the
@@ -115,10 +117,7 @@ def welsch_loss(
         tensor([0.0000, 0.3935, 0.8647, 1.0000])
 
     References:
-        Dennis & Welsch (1978), *Techniques for nonlinear least squares and robust
-        regression*, Comm. Statist. Simul. Comput.; Leclerc (1989), *Constructing simple
-        stable descriptions for image partitioning*, IJCV; Barron (2019), *A General and
-        Adaptive Robust Loss Function*, CVPR.
+        {references}
     """
     fn = "welsch_loss"
     check_params(SPEC, {"scale": scale, "reduction": reduction})

@@ -40,10 +40,13 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_{n,c} = 1 - \frac{2\sum_i \min(p_{nci}, g_{nci}) + s}{\sum_i p_{nci} + \sum_i g_{nci} + s}"
-        r" = \frac{\sum_i |p_{nci} - g_{nci}|}{\sum_i p_{nci} + \sum_i g_{nci} + s}"
+        r"\ell_{n,c} = 1 - \frac{2\sum_i \min(p_{n,c,i}, g_{n,c,i}) + s}{\sum_i p_{n,c,i} "
+        r"+ \sum_i g_{n,c,i} + s} = \frac{\sum_i |p_{n,c,i} - g_{n,c,i}|}{\sum_i p_{n,c,i} "
+        r"+ \sum_i g_{n,c,i} + s}"
     ),
-    summary="Soft Dice (F1) overlap per image and class on logits; insensitive to the background size.",
+    summary=(
+        "Soft Dice loss on logits, per image (or per batch) and class; insensitive to the background size."
+    ),
     references=(
         Ref(
             "F. Milletari, N. Navab, S.-A. Ahmadi",
@@ -87,16 +90,14 @@ def dice_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Soft Dice loss on logits, per image (or per batch) and class.
+    r"""Soft Dice loss on logits, per image (or per batch) and class; insensitive to the background size.
 
     Optimises the overlap score the segmentation is usually evaluated with. Every class
     counts the same whatever its volume, so small structures are not drowned by the
     background, but the gradient is noisy for tiny structures; combine it with BCE/CE
     (e.g. ``DiceLoss() + BCEWithLogitsLoss()``) for stable training.
 
-    $$\ell_{n,c} = 1 - \frac{2\sum_i \min(p_{n,c,i}, g_{n,c,i}) + s}
-    {\sum_i p_{n,c,i} + \sum_i g_{n,c,i} + s}
-    = \frac{\sum_i |p_{n,c,i} - g_{n,c,i}|}{\sum_i p_{n,c,i} + \sum_i g_{n,c,i} + s}$$
+    {formula}
 
     where $i$ runs over the spatial positions that are not ignored, $p$ is the predicted
     probability (sigmoid of the logit for ``"binary"``/``"multilabel"``, softmax over dim 1 for
@@ -182,11 +183,7 @@ def dice_loss(
         tensor(True)
 
     References:
-        Milletari, Navab & Ahmadi (2016), *V-Net*, 3DV (soft Dice); Eelbode et al. (2020),
-        *Optimization for Medical Image Segmentation: Theory and Practice When Evaluating
-        With Dice Score or Jaccard Index*, IEEE TMI; Wang, Popordanoska, Bertels, Lemmens &
-        Blaschko (2023), *Dice Semimetric Losses: Optimizing the Dice Score with Soft Labels*,
-        MICCAI (soft targets).
+        {references}
     """
     fn = "dice_loss"
     check_floating(fn, "input", input)

@@ -30,9 +30,8 @@ from ._common import (
     overlap_sample,
     overlap_sums,
     safe_pow,
-    tversky_loss_from_sums,
 )
-from .tversky import SALEHI, tversky_params
+from .tversky import SALEHI, tversky_loss_from_sums, tversky_params
 
 _TV = tversky_params()  # mode, alpha, beta, smooth, ignore_index, aggregate
 
@@ -65,11 +64,12 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_{n,c} = \bigl(1 - TI_{n,c}\bigr)^{1/\gamma},\quad "
-        r"TI = \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s},\quad "
-        r"TP = \sum_i \min(p_i, g_i),\ FP = \sum_i (p_i - g_i)_+,\ FN = \sum_i (g_i - p_i)_+"
+        r"\ell_{n,c} = \bigl(1 - TI_{n,c}\bigr)^{1/\gamma},\qquad "
+        r"TI_{n,c} = \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s}"
     ),
-    summary="Focal Tversky loss on logits: (1 - Tversky index)^(1/gamma) per image and class.",
+    summary=(
+        "Focal Tversky loss on logits: the Tversky loss raised to the power 1/gamma, per image and class."
+    ),
     references=(
         Ref(
             "N. Abraham, N. M. Khan",
@@ -126,7 +126,7 @@ def focal_tversky_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Focal Tversky loss on logits: the Tversky loss raised to the power $1/\gamma$.
+    r"""Focal Tversky loss on logits: the Tversky loss raised to the power 1/gamma, per image and class.
 
     Use it instead of :func:`tversky_loss` for small structures: with the default
     $\gamma = 4/3$ the exponent $3/4 < 1$ raises small losses ($u^{3/4} > u$ for $u < 1$), so
@@ -134,8 +134,7 @@ def focal_tversky_loss(
     instead of flattening out. Same modes, smoothing, ``ignore_index`` and aggregation as
     :func:`tversky_loss` / :func:`dice_loss`.
 
-    $$\ell_{n,c} = \bigl(1 - TI_{n,c}\bigr)^{1/\gamma},\qquad
-    TI_{n,c} = \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s}$$
+    {formula}
 
     with $TP = \sum_i \min(p_i, g_i)$, $FP = \sum_i (p_i - g_i)_+$, $FN = \sum_i (g_i - p_i)_+$
     the soft counts of image $n$ and class $c$ as in :func:`tversky_loss` ($\alpha$ weights
@@ -203,9 +202,7 @@ def focal_tversky_loss(
         tensor(0.1385)
 
     References:
-        Abraham & Khan (2019), *A Novel Focal Tversky Loss Function with Improved Attention
-        U-Net for Lesion Segmentation*, ISBI; Salehi, Erdogmus & Gholipour (2017), *Tversky
-        Loss Function for Image Segmentation Using 3D Fully Convolutional Deep Networks*, MLMI.
+        {references}
     """
     fn = "focal_tversky_loss"
     check_floating(fn, "input", input)

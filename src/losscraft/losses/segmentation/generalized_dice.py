@@ -67,10 +67,11 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_n = 1 - \frac{2\sum_c w_{nc}\sum_i \min(p_{nci}, g_{nci}) + s}"
-        r"{\sum_c w_{nc}\sum_i (p_{nci} + g_{nci}) + s},\quad w_{nc} = \Bigl(\sum_i g_{nci}\Bigr)^{-2}"
+        r"\ell_n = 1 - \frac{2\sum_c w_{n,c}\sum_i \min(p_{n,c,i}, g_{n,c,i}) "
+        r"+ s}{\sum_c w_{n,c}\sum_i (p_{n,c,i} + g_{n,c,i}) + s},\qquad "
+        r"w_{n,c} = \Bigl(\sum_i g_{n,c,i}\Bigr)^{-2}"
     ),
-    summary="Generalized Dice on logits: one overlap score per image over all classes, 1/volume^2 weights.",
+    summary="Generalized Dice loss on logits: one volume-weighted overlap score per image over all classes.",
     references=(
         Ref(
             "C. H. Sudre, W. Li, T. Vercauteren, S. Ourselin, M. J. Cardoso",
@@ -149,16 +150,14 @@ def generalized_dice_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Generalized Dice loss on logits: one volume-weighted overlap score over all classes.
+    r"""Generalized Dice loss on logits: one volume-weighted overlap score per image over all classes.
 
     For multi-class segmentation with very unequal class volumes. Plain Dice averages one
     score per class; Generalized Dice forms a single score in which class $c$ is weighted by
     the inverse of its squared target volume, so a 50-voxel lesion and a 10^6-voxel
     background contribute comparably and an absent class does not make the average jump.
 
-    $$\ell_n = 1 - \frac{2\sum_c w_{n,c}\sum_i \min(p_{n,c,i}, g_{n,c,i}) + s}
-    {\sum_c w_{n,c}\sum_i (p_{n,c,i} + g_{n,c,i}) + s},\qquad
-    w_{n,c} = \Bigl(\sum_i g_{n,c,i}\Bigr)^{-2}$$
+    {formula}
 
     where $i$ runs over the spatial positions that are not ignored, $p$ is the predicted
     probability (sigmoid for ``"binary"``/``"multilabel"``, softmax over dim 1 for
@@ -232,10 +231,7 @@ def generalized_dice_loss(
         tensor([0.2669])
 
     References:
-        Sudre, Li, Vercauteren, Ourselin & Cardoso (2017), *Generalised Dice Overlap as a Deep
-        Learning Loss Function for Highly Unbalanced Segmentations*, DLMIA workshop at
-        MICCAI, LNCS 10553; Crum, Camara & Hill (2006), *Generalized Overlap Measures for
-        Evaluation and Validation in Medical Image Analysis*, IEEE TMI.
+        {references}
     """
     fn = "generalized_dice_loss"
     check_floating(fn, "input", input)

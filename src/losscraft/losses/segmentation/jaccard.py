@@ -40,13 +40,11 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_{n,c} = 1 - \frac{I_{nc} + s}{\sum_i p_{nci} + \sum_i g_{nci} - I_{nc} + s},\quad "
-        r"I_{nc} = \sum_i \min(p_{nci}, g_{nci})"
+        r"\ell_{n,c} = 1 - \frac{I + s}{\sum_i p_{n,c,i} + \sum_i g_{n,c,i} - I + s} "
+        r"= \frac{\sum_i |p_{n,c,i} - g_{n,c,i}|}{\sum_i p_{n,c,i} + \sum_i g_{n,c,i} - I + s}, \quad "
+        r"I = \sum_i \min(p_{n,c,i}, g_{n,c,i})"
     ),
-    summary=(
-        "Soft Jaccard / IoU overlap per image and class on logits; 1 - IoU with a min intersection "
-        "(the product on hard targets), zero at a soft target."
-    ),
+    summary="Soft Jaccard (IoU) loss on logits, per image (or per batch) and class; zero at a soft target.",
     references=(
         Ref(
             "M. A. Rahman, Y. Wang",
@@ -89,15 +87,13 @@ def jaccard_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Soft Jaccard (IoU) loss on logits, per image (or per batch) and class.
+    r"""Soft Jaccard (IoU) loss on logits, per image (or per batch) and class; zero at a soft target.
 
     Optimises intersection over union with a soft intersection. Like Dice it weighs every
     class equally whatever its volume; it is stricter on partial overlap (for ``smooth=0``,
     $J = D / (2 - D)$). Combine with BCE/CE for stable training.
 
-    $$\ell_{n,c} = 1 - \frac{I + s}{\sum_i p_{n,c,i} + \sum_i g_{n,c,i} - I + s}
-    = \frac{\sum_i |p_{n,c,i} - g_{n,c,i}|}{\sum_i p_{n,c,i} + \sum_i g_{n,c,i} - I + s},
-    \quad I = \sum_i \min(p_{n,c,i}, g_{n,c,i})$$
+    {formula}
 
     where $i$ runs over the spatial positions that are not ignored, $p$ is the predicted
     probability (sigmoid of the logit for ``"binary"``/``"multilabel"``, softmax over dim 1 for
@@ -176,11 +172,7 @@ def jaccard_loss(
         tensor([[0.1728, 0.2706, 0.1410]])
 
     References:
-        Rahman & Wang (2016), *Optimizing Intersection-Over-Union in Deep Neural Networks for
-        Image Segmentation*, ISVC; Eelbode et al. (2020), *Optimization for Medical Image
-        Segmentation: Theory and Practice When Evaluating With Dice Score or Jaccard Index*,
-        IEEE TMI; Wang, Ning & Blaschko (2023), *Jaccard Metric Losses: Optimizing the Jaccard
-        Index with Soft Labels*, NeurIPS (soft targets).
+        {references}
     """
     fn = "jaccard_loss"
     check_floating(fn, "input", input)

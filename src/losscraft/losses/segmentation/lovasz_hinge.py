@@ -23,7 +23,8 @@ from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
 from ..._core.spec import Curve, Family, InputKind, LossSpec, Property, Ref, TargetKind, Task
-from ._common import lovasz_extension, make_curve, overlap_params, overlap_sample
+from ._common import make_curve, overlap_params, overlap_sample
+from .lovasz_kernel import lovasz_extension
 
 _BASE = overlap_params()  # mode, smooth, ignore_index, aggregate
 
@@ -59,11 +60,13 @@ SPEC = LossSpec(
         }
     ),
     formula=(
-        r"\ell_n = \sum_{k=1}^{P} m_{\pi_k}\,\bigl(\Delta_J(\{\pi_1..\pi_k\}) - "
-        r"\Delta_J(\{\pi_1..\pi_{k-1}\})\bigr),\quad m_i = \max(0, 1 - z_i y_i),\ "
+        r"\ell_n = \sum_{k=1}^{P} m_{\pi_k}\,\Bigl(\Delta_J(\{\pi_1, \dots, \pi_k\}) "
+        r"- \Delta_J(\{\pi_1, \dots, \pi_{k-1}\})\Bigr),\qquad m_i = \max(0,\, 1 - z_i y_i),\quad "
         r"\Delta_J(M) = \frac{|M|}{|G \cup M|}"
     ),
-    summary="Lovász hinge on binary logits: convex piecewise-linear surrogate of 1 - IoU, per image.",
+    summary=(
+        "Lovász hinge loss on binary logits: a convex surrogate of the Jaccard loss (1 - IoU), per image."
+    ),
     references=(BERMAN,),
     sample=overlap_sample,  # mode="binary": (n, 1, 4, 5) logits, {0, 1} masks
     curve=Curve("logit", (-6.0, 6.0), make_curve("lovasz_hinge_loss"), label="foreground pixel"),
@@ -79,8 +82,11 @@ SPEC = LossSpec(
 
 
 def _check_binary_labels(fn: str, input: Tensor, target: Tensor, ignore_index: int | None) -> None:
-    """Same shape, ``(N, *)``; labels in {0, 1} (any real dtype) or ``ignore_index``."""
-    check_floating(fn, "input", input)
+    """Same shape, ``(N, *)``; labels in {0, 1} (any real dtype) or ``ignore_index``.
+
+    ``input`` must already be checked floating point (the loss does it first, before its
+    hyperparameters).
+    """
     check_tensor(fn, "target", target)
     if input.dim() < 1:
         raise LosscraftError(f"{fn}: 'input' must have shape (N, *), got {fmt_shape(input)}")
@@ -106,7 +112,7 @@ def lovasz_hinge_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Lovász hinge loss on binary logits: the Lovász extension of the Jaccard loss.
+    r"""Lovász hinge loss on binary logits: a convex surrogate of the Jaccard loss (1 - IoU), per image.
 
     Use it for binary segmentation evaluated with IoU. The Jaccard loss is a set function
     of the mispredicted pixels; its Lovász extension is the tightest convex, piecewise-linear
@@ -114,13 +120,11 @@ def lovasz_hinge_loss(
     insensitive to the background size; it is typically used to fine-tune (or alongside)
     BCE.
 
-    $$\ell_n = \sum_{k=1}^{P} m_{\pi_k}\,\Bigl(\Delta_J(\{\pi_1, \dots, \pi_k\})
-    - \Delta_J(\{\pi_1, \dots, \pi_{k-1}\})\Bigr),\qquad m_i = \max(0,\, 1 - z_i y_i),\quad
-    \Delta_J(M) = \frac{|M|}{|G \cup M|}$$
+    {formula}
 
     for image $n$ with logits $z_i$, signs $y_i = 2 g_i - 1$ of the {0, 1} labels, foreground
     set $G$, and $\pi$ the order of decreasing errors $m$ ($\Delta_J(\emptyset) = 0$). This is
-    a port of the reference ``lovasz_hinge`` (errors $1 - z_i y_i$ sorted, ``relu`` after the
+    a port of the reference code's ``lovasz_hinge`` (github.com/bermanmaxim/LovaszSoftmax; errors $1 - z_i y_i$ sorted, ``relu`` after the
     sort, ``lovasz_grad`` increments); ``aggregate="sample"`` is the reference's
     ``per_image=True`` (the default there too), ``aggregate="batch"`` pools all pixels of the
     batch into one image. Positions whose label is ``ignore_index`` are removed first, like
@@ -168,9 +172,7 @@ def lovasz_hinge_loss(
         tensor([0.2500, 3.0000])
 
     References:
-        Berman, Rannen Triki & Blaschko (2018), *The Lovász-Softmax Loss: A Tractable
-        Surrogate for the Optimization of the Intersection-Over-Union Measure in Neural
-        Networks*, CVPR (reference code: github.com/bermanmaxim/LovaszSoftmax).
+        {references}
     """
     fn = "lovasz_hinge_loss"
     check_floating(fn, "input", input)

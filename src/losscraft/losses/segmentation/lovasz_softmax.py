@@ -22,8 +22,9 @@ from ..._core.spec import (
     TargetKind,
     Task,
 )
-from ._common import check_multiclass, lovasz_extension, overlap_params, overlap_sample
+from ._common import check_multiclass, overlap_params, overlap_sample
 from .lovasz_hinge import BERMAN, LOVASZ_NONE_SHAPE
+from .lovasz_kernel import lovasz_extension
 
 _BASE = overlap_params()  # mode, smooth, ignore_index, aggregate
 
@@ -94,10 +95,10 @@ SPEC = LossSpec(
     ),
     formula=(
         r"\ell_n = \frac{1}{|\mathcal{C}_n|}\sum_{c \in \mathcal{C}_n}\sum_{k=1}^{P} "
-        r"m_{\pi_k}(c)\,\bigl(\Delta_{J_c}(\{\pi_1..\pi_k\}) - \Delta_{J_c}(\{\pi_1..\pi_{k-1}\})\bigr),"
-        r"\quad m_i(c) = |[y_i = c] - p_{ic}|"
+        r"m_{\pi_k}(c)\,\Bigl(\Delta_{J_c}(\{\pi_1, \dots, \pi_k\}) "
+        r"- \Delta_{J_c}(\{\pi_1, \dots, \pi_{k-1}\})\Bigr),\qquad m_i(c) = \bigl|[y_i = c] - p_{i,c}\bigr|"
     ),
-    summary="Lovász-softmax on logits: convex-in-errors surrogate of the class-averaged 1 - IoU, per image.",
+    summary="Lovász-softmax loss on logits: a surrogate of each class's Jaccard loss (1 - IoU), per image.",
     references=(BERMAN,),
     sample=_sample,
     curve=Curve("logit", (-6.0, 6.0), _curve, label="one pixel"),
@@ -125,7 +126,7 @@ def lovasz_softmax_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Lovász-softmax loss on logits: the Lovász extension of each class's Jaccard loss.
+    r"""Lovász-softmax loss on logits: a surrogate of each class's Jaccard loss (1 - IoU), per image.
 
     Use it for multi-class segmentation evaluated with (mean) IoU. For every class $c$ the
     Jaccard loss is a set function of the mispredicted pixels; its Lovász extension,
@@ -133,15 +134,13 @@ def lovasz_softmax_loss(
     optimised by gradient descent. The per-class losses are averaged, so small classes
     count as much as large ones.
 
-    $$\ell_n = \frac{1}{|\mathcal{C}_n|}\sum_{c \in \mathcal{C}_n}\sum_{k=1}^{P}
-    m_{\pi_k}(c)\,\Bigl(\Delta_{J_c}(\{\pi_1, \dots, \pi_k\})
-    - \Delta_{J_c}(\{\pi_1, \dots, \pi_{k-1}\})\Bigr),\qquad m_i(c) = \bigl|[y_i = c] - p_{i,c}\bigr|$$
+    {formula}
 
     for image $n$, with $p = \operatorname{softmax}(z)$ over dim 1, $\pi$ the order of
     decreasing errors $m(c)$, $\Delta_{J_c}(M) = |M| / |G_c \cup M|$ the Jaccard loss of
     class $c$ ($G_c$ its pixels), and $\mathcal{C}_n$ the classes present in image $n$'s
     target (``classes="present"``) or all $C$ classes (``"all"``). A port of the reference
-    ``lovasz_softmax``, which takes probabilities: here the softmax is applied to the logits
+    code's ``lovasz_softmax`` (github.com/bermanmaxim/LovaszSoftmax), which takes probabilities: here the softmax is applied to the logits
     (and $1 - p$ is computed as $-\operatorname{expm1}(\log p)$). ``aggregate="sample"``
     (default, consistent with Dice, Jaccard and Lovász hinge) is the reference's
     ``per_image=True``; ``aggregate="batch"`` pools all pixels, the reference's default
@@ -190,9 +189,7 @@ def lovasz_softmax_loss(
         tensor([0.3954])
 
     References:
-        Berman, Rannen Triki & Blaschko (2018), *The Lovász-Softmax Loss: A Tractable
-        Surrogate for the Optimization of the Intersection-Over-Union Measure in Neural
-        Networks*, CVPR (reference code: github.com/bermanmaxim/LovaszSoftmax).
+        {references}
     """
     fn = "lovasz_softmax_loss"
     check_floating(fn, "input", input)

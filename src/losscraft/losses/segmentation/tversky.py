@@ -26,11 +26,12 @@ from ..._core.spec import (
 from ._common import (
     DML_REF,
     NONE_SHAPE,
+    OverlapSums,
     make_curve,
     overlap_params,
     overlap_sample,
     overlap_sums,
-    tversky_loss_from_sums,
+    safe_ratio,
 )
 
 ALPHA = Param(
@@ -52,6 +53,23 @@ _BASE = overlap_params()  # mode, smooth, ignore_index, aggregate
 def tversky_params() -> tuple[Param, ...]:
     """``mode, alpha, beta, smooth, ignore_index, aggregate`` (shared with focal Tversky)."""
     return (_BASE[0], ALPHA, BETA, *_BASE[1:])
+
+
+def tversky_loss_from_sums(s: OverlapSums, alpha: float, beta: float, smooth: float) -> Tensor:
+    r"""$1 - TI$ with $TI = (TP + s) / (TP + \alpha FP + \beta FN + s)$ from the overlap sums.
+
+    ``TP = inter`` $= \sum \min(p, g)$, ``FP = psum - inter`` $= \sum (p - g)_+$ and
+    ``FN = gsum - inter`` $= \sum (g - p)_+$ (clamped at 0 against rounding): the split of the
+    Dice semimetric's $\|p - g\|_1$ into over- and under-prediction, so the loss is 0 exactly
+    at a soft target, and Salehi et al.'s counts on hard targets. Written as
+    ``err / (err + TP + s)`` with ``err = alpha FP + beta FN``: no cancellation in ``1 - TI``
+    near a perfect score, and ``0 <= loss <= 1``; ``0 / 0`` (``smooth=0``, both empty) is 0.
+    Shared with focal Tversky.
+    """
+    fp = (s.psum - s.inter).clamp_min(0.0)
+    fn = (s.gsum - s.inter).clamp_min(0.0)
+    err = alpha * fp + beta * fn
+    return safe_ratio(err, err + s.inter + smooth)
 
 
 SALEHI = Ref(
@@ -143,15 +161,14 @@ def tversky_loss(
     weight: Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> Tensor:
-    r"""Tversky loss on logits, per image (or per batch) and class.
+    r"""Tversky loss on logits: Dice with alpha weighting false positives and beta false negatives.
 
     A Dice loss whose false positives and false negatives are weighted separately: with
     ``beta > alpha`` a missed foreground pixel costs more than a false alarm, which trades
     precision for recall on small, under-segmented structures (lesions). Same modes,
     smoothing, ``ignore_index`` and aggregation as :func:`dice_loss`.
 
-    $$\ell_{n,c} = 1 - \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s},\quad
-    TP = \sum_i \min(p_i, g_i),\ FP = \sum_i (p_i - g_i)_+,\ FN = \sum_i (g_i - p_i)_+$$
+    {formula}
 
     per image $n$ and class $c$, where $i$ runs over the spatial positions that are not
     ignored, $p$ is the predicted probability (sigmoid of the logit for
@@ -232,10 +249,7 @@ def tversky_loss(
         tensor(True)
 
     References:
-        Salehi, Erdogmus & Gholipour (2017), *Tversky Loss Function for Image Segmentation
-        Using 3D Fully Convolutional Deep Networks*, MLMI workshop at MICCAI, LNCS 10541;
-        Wang, Popordanoska, Bertels, Lemmens & Blaschko (2023), *Dice Semimetric Losses:
-        Optimizing the Dice Score with Soft Labels*, MICCAI (soft targets).
+        {references}
     """
     fn = "tversky_loss"
     check_floating(fn, "input", input)
