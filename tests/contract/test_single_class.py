@@ -3,7 +3,7 @@
 With ``C = 1`` the softmax is 1 everywhere, so a softmax loss is exactly 0 with zero gradient
 whatever the logits (torch's ``cross_entropy`` returns that 0). Every entry whose target is a
 class index raises instead, naming the class count it needs (the segmentation overlap losses'
-``mode="multiclass"`` is covered in tests/losses/test_segmentation_edge_inputs.py).
+``mode="multiclass"`` is covered in tests/losses/segmentation/test_family.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""custom_loss: a loss from a formula equals the same loss written by hand (issue 4)."""
+"""custom_loss: a loss from a formula equals the same loss written by hand."""
 
 from __future__ import annotations
 

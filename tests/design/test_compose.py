@@ -1,4 +1,4 @@
-"""Combination algebra, schedules and config round-trips (issue 4)."""
+"""Combination algebra, schedules and config round-trips."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""class_weights, Weighted and ErrorWeighted against hand-derived float64 references (issue 4)."""
+"""class_weights, Weighted and ErrorWeighted against hand-derived float64 references."""
 
 from __future__ import annotations
 
