@@ -13,7 +13,6 @@ from typing import Any, Protocol, TypeVar
 
 from torch import nn
 
-from .docstrings import render_docstring
 from .errors import LosscraftError
 from .spec import Family, InputKind, LossSpec, Property, TargetKind, Task
 
@@ -118,11 +117,7 @@ def check_config_keys(
 
 
 def register(spec: LossSpec, *, aliases: tuple[str, ...] = ()) -> Callable[[F], F]:
-    """Decorator: record ``spec`` for the decorated function and return the function.
-
-    The function is returned as it is, except that the ``{formula}`` and ``{references}`` lines of
-    its docstring are filled from ``spec`` (see :mod:`losscraft._core.docstrings`).
-    """
+    """Decorator: record ``spec`` for the decorated function and return the function unchanged."""
 
     def deco(fn: F) -> F:
         if spec.name in _ENTRIES or spec.name in _ALIASES:
@@ -134,7 +129,6 @@ def register(spec: LossSpec, *, aliases: tuple[str, ...] = ()) -> Callable[[F], 
             if alias in _ENTRIES or alias in _ALIASES:
                 raise RuntimeError(f"alias {alias!r} registered twice")
             _ALIASES[alias] = spec.name
-        fn.__doc__ = render_docstring(spec, fn.__doc__)
         return fn
 
     return deco

@@ -1,9 +1,10 @@
 """Machine-readable description of a loss: the single home of its metadata.
 
 A :class:`LossSpec` sits beside each loss function. The registry, the Module base class, the
-hyperparameter validation, the contract test-suite, the docs, the CLI, the plots and the
-function's own docstring (its formula and references) all read it, so a fact about a loss is
-written exactly once.
+hyperparameter validation, the contract test-suite, the docs, the CLI and the plots all read it.
+The function's docstring shows the spec's summary, formula and references verbatim (so an
+editor, ``help()`` and the docs show them from the source), and the contract suite
+(``tests/contract/test_docstrings.py``) fails when the two drift apart.
 
 Every field is either *executable* (checked by a generic test over the whole registry:
 ``params`` domains and defaults, ``properties`` in :data:`CHECKED_PROPERTIES`, ``input_kind``,
@@ -576,13 +577,12 @@ class LossSpec:
         inputs: names of the positional tensor arguments, in order.
         params: keyword-only hyperparameters (``weight`` and ``reduction`` excluded).
         properties: see :class:`Property`.
-        formula: LaTeX of the unreduced loss, one line. It is the only copy: the function's
-            docstring shows it where its source holds the line ``{formula}`` (filled in by
-            ``register``, see :mod:`losscraft._core.docstrings`).
+        formula: LaTeX of the unreduced loss, one line; the function's docstring shows the
+            same text as its display formula ``$$...$$`` (the contract suite holds them equal).
         summary: one line: the function docstring's first line, verbatim (both written, held
             equal by the contract suite).
-        references: literature, the only copy: the docstring's ``References:`` section holds
-            the line ``{references}``, filled in the same way.
+        references: literature; the docstring's ``References:`` section lists the same
+            entries, rendered by ``str(Ref)`` (held equal by the contract suite).
         sample: random valid inputs (see :data:`SampleFn`).
         curve: a 1-D slice for property checks and plots, or ``None``.
         relations: identities with other entries (see :class:`Relation`), tested.

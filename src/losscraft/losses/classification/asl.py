@@ -118,7 +118,7 @@ def asl_loss(
     confident negatives (often missing labels) shrinks. Use it for multi-label problems with
     many labels and few positives per sample.
 
-    {formula}
+    $$\ell = -y\,(1 - p)^{\gamma_+} \log p - (1 - y)\, p_m^{\gamma_-} \log(1 - p_m),\qquad p = \sigma(x),\ p_m = \max(p - m, 0)$$
 
     Soft targets $y \in [0, 1]$ enter linearly (the official code mixes them into one
     focusing weight; both agree for hard targets). Computed in log space:
@@ -165,7 +165,8 @@ def asl_loss(
         tensor([[0.0151, 0.9601, 0.0000, 0.2459]])
 
     References:
-        {references}
+        T. Ridnik, E. Ben-Baruch, N. Zamir, A. Noy, I. Friedman, M. Protter, L. Zelnik-Manor (2021).
+            Asymmetric Loss For Multi-Label Classification. ICCV. https://arxiv.org/abs/2009.14119
     """
     fn = "asl_loss"
     check_params(SPEC, {"gamma_neg": gamma_neg, "gamma_pos": gamma_pos, "clip": clip, "reduction": reduction})

@@ -138,7 +138,7 @@ def balanced_softmax_loss(
     long-tailed data evaluated on a balanced metric; predict with the plain logits. It is
     :func:`logit_adjusted_loss` with ``priors`` $\propto n$ and $\tau = 1$.
 
-    {formula}
+    $$\ell_i = -\log \frac{n_{y_i} e^{x_{i y_i}}}{\sum_{c=1}^{C} n_c e^{x_{ic}}} = -\log\operatorname{softmax}(x_i + \log n)_{y_i}$$
 
     Only the ratios of the counts matter, so priors $n_c / n$ (or any positive multiple of
     the counts) give the same loss. Reduced as described in *Reductions*
@@ -180,7 +180,8 @@ def balanced_softmax_loss(
         tensor([0.0448, 2.3026])
 
     References:
-        {references}
+        J. Ren, C. Yu, S. Sheng, X. Ma, H. Zhao, S. Yi, H. Li (2020). Balanced Meta-Softmax for
+            Long-Tailed Visual Recognition. NeurIPS. https://arxiv.org/abs/2007.10740
     """
     fn = "balanced_softmax_loss"
     class_counts = as_tensor_param(class_counts, input)  # a list or tuple: the same rule as the Module

@@ -113,7 +113,7 @@ def bce_loss(
     use :func:`bce_with_logits_loss` instead: a probability that rounded to 0 or 1 has lost the
     information the logit still carries.
 
-    {formula}
+    $$\ell_i = -\big[y_i \log p_i + (1 - y_i) \log(1 - p_i)\big]$$
 
     with each $\log$ clamped below at $-100$ (as ``torch.nn.functional.binary_cross_entropy``),
     so $p_i \in \{0, 1\}$ gives a finite loss (at most 100), reduced as described in
@@ -155,7 +155,8 @@ def bce_loss(
         tensor([  0.1054,   0.2231,   0.6931, 100.0000])
 
     References:
-        {references}
+        D. R. Cox (1958). The Regression Analysis of Binary Sequences. Journal of the Royal
+            Statistical Society B 20(2). https://doi.org/10.1111/j.2517-6161.1958.tb00292.x
     """
     fn = "bce_loss"
     check_params(SPEC, {"reduction": reduction})

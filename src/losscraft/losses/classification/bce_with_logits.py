@@ -123,7 +123,7 @@ def bce_with_logits_loss(
     classification. ``pos_weight`` trades recall for precision per label; label smoothing
     pulls targets towards 1/2 and discourages over-confident logits.
 
-    {formula}
+    $$\ell_i = -\big[\rho_i\, y'_i \log\sigma(x_i) + (1 - y'_i) \log\sigma(-x_i)\big], \qquad y'_i = y_i (1 - \varepsilon) + \tfrac{\varepsilon}{2}$$
 
     where $\rho_i$ is ``pos_weight`` of $x_i$'s label (1 if ``None``) and $\varepsilon$ is
     ``label_smoothing``; reduced as described in *Reductions* (``docs/conventions.md``).
@@ -171,7 +171,11 @@ def bce_with_logits_loss(
                 [2.0794e+00, 1.0000e+04]])
 
     References:
-        {references}
+        D. R. Cox (1958). The Regression Analysis of Binary Sequences. Journal of the Royal
+            Statistical Society B 20(2). https://doi.org/10.1111/j.2517-6161.1958.tb00292.x
+        C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens, Z. Wojna (2016). Rethinking the Inception
+            Architecture for Computer Vision (label smoothing). CVPR.
+            https://arxiv.org/abs/1512.00567
     """
     fn = "bce_with_logits_loss"
     pos_weight = as_tensor_param(pos_weight, input)  # a list or tuple: the same rule as the Module

@@ -139,7 +139,7 @@ def binary_focal_loss(
     or segmentation where easy negatives dominate. Same formulation as
     ``torchvision.ops.sigmoid_focal_loss`` (soft targets enter $p_t$ and $\alpha_t$ linearly).
 
-    {formula}
+    $$\ell_i = \alpha_t\,(1 - p_t)^\gamma\,\big[-y_i \log p_i - (1 - y_i)\log(1 - p_i)\big],\qquad p_i = \sigma(x_i),\quad p_t = p_i y_i + (1 - p_i)(1 - y_i),\quad \alpha_t = \alpha y_i + (1 - \alpha)(1 - y_i)$$
 
     ($\alpha_t = 1$ when ``alpha=None``), reduced as described in *Reductions*
     (``docs/conventions.md``): $\alpha_t$ is part of the loss, not a weight, so ``"mean"`` is
@@ -188,7 +188,8 @@ def binary_focal_loss(
         tensor([2.7321e-05, 2.0747e+00, 1.6994e-02, 8.6643e-02])
 
     References:
-        {references}
+        T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollár (2017). Focal Loss for Dense Object
+            Detection. ICCV. https://arxiv.org/abs/1708.02002
     """
     fn = "binary_focal_loss"
     check_params(SPEC, {"gamma": gamma, "alpha": alpha, "reduction": reduction})

@@ -124,7 +124,7 @@ def cross_entropy_loss(
     one difference is that an empty batch or a batch whose targets are all ``ignore_index``
     gives 0 (torch: NaN), with zero gradients.
 
-    {formula}
+    $$\ell_i = -\sum_{c=1}^{C} w_c\, q_{ic} \log \frac{e^{x_{ic}}}{\sum_k e^{x_{ik}}},\qquad q_{ic} = (1 - \varepsilon)\, t_{ic} + \frac{\varepsilon}{C}$$
 
     where $t_{ic} = \mathbb 1[c = y_i]$ for class-index targets (so without smoothing
     $\ell_i = -w_{y_i} \log p_{i y_i}$) or the given probabilities, $w$ is the class
@@ -172,7 +172,11 @@ def cross_entropy_loss(
         tensor(0.8664)
 
     References:
-        {references}
+        I. Goodfellow, Y. Bengio, A. Courville (2016). Deep Learning, section 6.2.2.3 (softmax
+            units). MIT Press. https://www.deeplearningbook.org/
+        C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens, Z. Wojna (2016). Rethinking the Inception
+            Architecture for Computer Vision (label smoothing). CVPR.
+            https://arxiv.org/abs/1512.00567
     """
     fn = "cross_entropy_loss"
     weight = as_tensor_param(weight, input)  # a list or tuple: the same rule as the Module

@@ -125,7 +125,7 @@ def focal_loss(
     examples. With ``gamma=0`` it equals :func:`cross_entropy_loss` with ``weight=alpha``
     exactly, for every reduction.
 
-    {formula}
+    $$\ell_i = -\alpha_{y_i}\,(1 - p_{i y_i})^\gamma \log p_{i y_i},\qquad p_i = \operatorname{softmax}(x_i) \text{ over dim 1}$$
 
     ($\alpha_c = 1$ when ``alpha=None``), reduced as described in *Reductions*
     (``docs/conventions.md``), with ``alpha`` acting like ``cross_entropy``'s class weight:
@@ -179,7 +179,8 @@ def focal_loss(
         tensor([0.1698, 1.0986, 0.0000])
 
     References:
-        {references}
+        T.-Y. Lin, P. Goyal, R. Girshick, K. He, P. Dollár (2017). Focal Loss for Dense Object
+            Detection. ICCV. https://arxiv.org/abs/1708.02002
     """
     fn = "focal_loss"
     alpha = as_tensor_param(alpha, input)  # a list or tuple: the same rule as the Module

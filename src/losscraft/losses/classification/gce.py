@@ -106,7 +106,7 @@ def gce_loss(
     $1 - p_y = \tfrac12 \sum_c |p_c - \mathbb 1[c = y]|$). Bounded by $1/q$, so a mislabelled
     sample cannot dominate the gradient: use it for classification with noisy labels.
 
-    {formula}
+    $$\ell_i = \frac{1 - p_{i y_i}^{\,q}}{q},\qquad p_i = \operatorname{softmax}(x_i)$$
 
     computed as $-\operatorname{expm1}(q \log p_{iy_i}) / q$ from the log-softmax, so it is
     accurate for $p_y \to 1$, for small $q$ and for logits of any size. Reduced as described
@@ -147,7 +147,8 @@ def gce_loss(
         tensor([0.1562, 0.6667])
 
     References:
-        {references}
+        Z. Zhang, M. R. Sabuncu (2018). Generalized Cross Entropy Loss for Training Deep Neural
+            Networks with Noisy Labels. NeurIPS. https://arxiv.org/abs/1805.07836
     """
     fn = "gce_loss"
     check_params(SPEC, {"q": q, "ignore_index": ignore_index, "reduction": reduction})

@@ -153,7 +153,7 @@ def ldam_loss(
     $s$); the official recipe adds deferred re-weighting (DRW): train with ``weight=None``,
     then switch to class-balanced ``weight`` for the last epochs (a new Module).
 
-    {formula}
+    $$\ell_i = -w_{y_i} \log \frac{e^{s (z_{i y_i} - \Delta_{y_i})}}{e^{s (z_{i y_i} - \Delta_{y_i})} + \sum_{c \ne y_i} e^{s z_{ic}}},\qquad \Delta_c = \Delta_{\max} \Big(\frac{\min_k n_k}{n_c}\Big)^{1/4}$$
 
     ($\Delta_c = \Delta_{\max}$ for every class when ``class_counts=None``; $w_c = 1$ when
     ``weight=None``). This is the official code's ``F.cross_entropy(s * (z - Δ_y onehot),
@@ -201,7 +201,8 @@ def ldam_loss(
         tensor([7.0535e-04, 1.8002e+01])
 
     References:
-        {references}
+        K. Cao, C. Wei, A. Gaidon, N. Arechiga, T. Ma (2019). Learning Imbalanced Datasets with
+            Label-Distribution-Aware Margin Loss. NeurIPS. https://arxiv.org/abs/1906.07413
     """
     fn = "ldam_loss"
     class_counts = as_tensor_param(class_counts, input)  # a list or tuple: the same rule as the Module

@@ -191,7 +191,7 @@ def linear_cross_entropy_loss(
     (``vmap``, ``grad``, ``jacrev``) use the composed formula on the materialised logits: exact,
     without the memory saving.
 
-    {formula}
+    $$\ell_i = \operatorname{lse}(z_i) - (1 - \varepsilon)\, z_{i y_i} - \frac{\varepsilon}{V}\sum_{c=1}^{V} z_{ic} + \lambda\, \operatorname{lse}(z_i)^2,\qquad z_i = W h_i + b,\quad \operatorname{lse}(z) = \log\sum_c e^{z_c}$$
 
     i.e. torch's label-smoothed cross-entropy
     $(1-\varepsilon)(-\log p_{i y_i}) + \varepsilon\,\frac1V\sum_c(-\log p_{ic})$ plus PaLM's
@@ -256,7 +256,13 @@ def linear_cross_entropy_loss(
         tensor(0.5831)
 
     References:
-        {references}
+        E. Wijmans, B. Huval, A. Hertzberg, V. Koltun, P. Kraehenbuehl (2025). Cut Your Losses in
+            Large-Vocabulary Language Models. ICLR. https://arxiv.org/abs/2411.09009
+        P.-L. Hsu, Y. Dai, V. Kothapalli, Q. Song, S. Tang, S. Zhu, S. Shimizu, S. Sahni, H. Ning,
+            Y. Chen (2024). Liger Kernel: Efficient Triton Kernels for LLM Training (fused linear
+            cross-entropy). arXiv:2410.10989. https://arxiv.org/abs/2410.10989
+        A. Chowdhery et al. (2023). PaLM: Scaling Language Modeling with Pathways (z-loss, section
+            5). JMLR. https://arxiv.org/abs/2204.02311
     """
     check_params(
         SPEC,

@@ -140,7 +140,7 @@ def logit_adjusted_loss(
     :func:`balanced_softmax_loss` at $\tau = 1$ and :func:`cross_entropy_loss` at $\tau = 0$
     or with uniform priors.
 
-    {formula}
+    $$\ell_i = -\log \frac{e^{x_{i y_i} + \tau \log \pi_{y_i}}}{\sum_{c=1}^{C} e^{x_{ic} + \tau \log \pi_c}}$$
 
     $\pi$ is only defined up to a positive factor (adding $\tau \log k$ to every logit leaves
     the softmax unchanged), so ``priors`` need not sum to 1: class counts give the same loss.
@@ -186,7 +186,8 @@ def logit_adjusted_loss(
         tensor([0.1698, 1.0986])
 
     References:
-        {references}
+        A. K. Menon, S. Jayasumana, A. S. Rawat, H. Jain, A. Veit, S. Kumar (2021). Long-tail
+            learning via logit adjustment. ICLR. https://arxiv.org/abs/2007.07314
     """
     fn = "logit_adjusted_loss"
     priors = as_tensor_param(priors, input)  # a list or tuple: the same rule as the Module

@@ -129,7 +129,7 @@ def poly_loss(
     already-likely targets (the paper's gains on ImageNet), $\varepsilon < 0$ softens that
     push; $\varepsilon = 0$ is :func:`cross_entropy_loss`, with the same label smoothing.
 
-    {formula}
+    $$\ell_i = -\sum_{c=1}^{C} q_{ic} \log p_{ic} + \varepsilon\,(1 - p_{t,i}),\qquad p_{t,i} = \sum_{c} q_{ic}\, p_{ic}$$
 
     with $p_i = \operatorname{softmax}(x_i)$ and $q_{ic} = (1 - s)\,\mathbb 1[c = y_i] +
     s/C$ for ``label_smoothing`` $s$ (so $p_t = p_{y_i}$ without smoothing). As in the
@@ -174,7 +174,9 @@ def poly_loss(
         tensor([0.1698, 1.0986])
 
     References:
-        {references}
+        Z. Leng, M. Tan, C. Liu, E. D. Cubuk, X. Shi, S. Cheng, D. Anguelov (2022). PolyLoss: A
+            Polynomial Expansion Perspective of Classification Loss Functions. ICLR.
+            https://arxiv.org/abs/2204.12511
     """
     fn = "poly_loss"
     check_params(

@@ -123,7 +123,7 @@ def sce_loss(
     $-A\,(1 - p_y)$, a bounded MAE-like loss that is robust to label noise, while the CE
     term keeps learning the hard classes. Use it for classification with noisy labels.
 
-    {formula}
+    $$\ell_i = -\alpha \log p_{i y_i} - \beta \sum_{c=1}^{C} p_{ic} \log q_{ic} = -\alpha \log p_{i y_i} - \beta A\,(1 - p_{i y_i})$$
 
     with $p_i = \operatorname{softmax}(x_i)$, $q_{ic} = \mathbb 1[c = y_i]$ and
     $\log 0 := A$. Reduced as described in *Reductions* (``docs/conventions.md``); ignored
@@ -168,7 +168,8 @@ def sce_loss(
         tensor([0.6418, 2.7765])
 
     References:
-        {references}
+        Y. Wang, X. Ma, Z. Chen, Y. Luo, J. Yi, J. Bailey (2019). Symmetric Cross Entropy for Robust
+            Learning with Noisy Labels. ICCV. https://arxiv.org/abs/1908.06112
     """
     fn = "sce_loss"
     check_params(

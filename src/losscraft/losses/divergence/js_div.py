@@ -157,7 +157,7 @@ def js_div_loss(
     **logits** (softmax over the class dimension 1; log-probabilities work too). Per sample
     (and per position for ``(N, C, *)`` inputs):
 
-    {formula}
+    $$\ell_i = \tfrac12 \sum_k q_{ik} \log\frac{q_{ik}}{m_{ik}} + \tfrac12 \sum_k y_{ik} \log\frac{y_{ik}}{m_{ik}},\qquad m_i = \tfrac12 (q_i + y_i),\quad q_i = \operatorname{softmax}(z_i)$$
 
     with $0 \log 0 = 0$. It is evaluated per class as $\tfrac12 (q + y)\,g(v)$ with
     $v = \tfrac12(\log q - \log y)$ and $g(v) = v\tanh v - \log\cosh v \in [0, \log 2)$, an
@@ -206,7 +206,10 @@ def js_div_loss(
         tensor(0.6931)
 
     References:
-        {references}
+        J. Lin (1991). Divergence Measures Based on the Shannon Entropy. IEEE Transactions on
+            Information Theory 37(1). https://doi.org/10.1109/18.61115
+        E. Englesson, H. Azizpour (2021). Generalized Jensen-Shannon Divergence Loss for Learning
+            with Noisy Labels. NeurIPS 2021. https://arxiv.org/abs/2105.04522
     """
     fn = "js_div_loss"
     check_floating(fn, "input", input)

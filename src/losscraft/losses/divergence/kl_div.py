@@ -158,7 +158,7 @@ def kl_div_loss(
     log-probabilities work too). The target holds probabilities, or log-probabilities with
     ``log_target=True``. Per sample (and per position for ``(N, C, *)`` inputs):
 
-    {formula}
+    $$\ell_i = T^2 \sum_k p_{ik}\,\bigl(\log p_{ik} - \log q_{ik}\bigr),\qquad q_i = \operatorname{softmax}(z_i / T),\quad p_i = \operatorname{softmax}(\log y_i / T)$$
 
     with $z$ the logits, $y$ the target and $0 \log 0 = 0$ (zeros in the target are allowed).
     At $T = 1$ the target is used as given, $p = y$ (not renormalised, as in
@@ -214,7 +214,10 @@ def kl_div_loss(
         tensor([0.0982, 4.3944])
 
     References:
-        {references}
+        S. Kullback, R. A. Leibler (1951). On Information and Sufficiency. Annals of Mathematical
+            Statistics 22(1). https://doi.org/10.1214/aoms/1177729694
+        G. Hinton, O. Vinyals, J. Dean (2015). Distilling the Knowledge in a Neural Network. NIPS
+            Deep Learning Workshop. https://arxiv.org/abs/1503.02531
     """
     fn = "kl_div_loss"
     check_floating(fn, "input", input)

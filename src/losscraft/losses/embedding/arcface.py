@@ -159,7 +159,7 @@ def arcface_loss(
     $x$ and a class-weight matrix $W$ (a ``Parameter`` of shape ``(C, D)`` that you own),
     ``input = F.normalize(x) @ F.normalize(W).T``. With $\theta_j$ the angle to class $j$:
 
-    {formula}
+    $$\ell_i = -\log\frac{e^{s\,\psi(\theta_{y_i})}}{e^{s\,\psi(\theta_{y_i})} + \sum_{j\ne y_i} e^{s\cos\theta_j}},\qquad \psi(\theta) = \begin{cases}\cos(\theta + m) & \theta + m \le \pi\\ \cos\theta - m\sin m & \text{otherwise}\end{cases}$$
 
     The second branch is insightface's fallback (``th = cos(pi - m)``, ``mm = sin(pi - m) m``)
     for targets more than $\pi - m$ away, where $\cos(\theta + m)$ would increase again; it
@@ -213,7 +213,8 @@ def arcface_loss(
         tensor(12.1645)
 
     References:
-        {references}
+        J. Deng, J. Guo, N. Xue, S. Zafeiriou (2019). ArcFace: Additive Angular Margin Loss for Deep
+            Face Recognition. CVPR. https://arxiv.org/abs/1801.07698
     """
     fn = "arcface_loss"
     check_params(

@@ -164,7 +164,7 @@ def batch_triplet_loss(
     another label negatives. The triplets $T_i$ of anchor $i$ are chosen by
     :func:`~losscraft.losses.embedding.mining.mine_triplets` (``mining``), and
 
-    {formula}
+    $$\ell_i = \frac{1}{|T_i|}\sum_{(i,p,n)\in T_i}\max\bigl(0,\ d(z_i, z_p) - d(z_i, z_n) + m\bigr)$$
 
     is anchor $i$'s mean hinge ($\ell_i = 0$ when no triplet is mined for it). ``"mean"``
     averages $\ell_i$ over the anchors that have at least one positive *and* one negative;
@@ -234,7 +234,10 @@ def batch_triplet_loss(
         tensor(0.)
 
     References:
-        {references}
+        F. Schroff, D. Kalenichenko, J. Philbin (2015). FaceNet: A Unified Embedding for Face
+            Recognition and Clustering. CVPR. https://arxiv.org/abs/1503.03832
+        A. Hermans, L. Beyer, B. Leibe (2017). In Defense of the Triplet Loss for Person
+            Re-Identification. arXiv:1703.07737. https://arxiv.org/abs/1703.07737
     """
     fn = "batch_triplet_loss"
     (x,) = prepare_batch_embeddings(fn, ("input",), input)

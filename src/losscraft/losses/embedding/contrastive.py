@@ -127,7 +127,7 @@ def contrastive_loss(
     a quadratic, dissimilar pairs are pushed apart until their distance exceeds the margin and
     then cost nothing. Per pair, with the Euclidean distance over the **last** dimension:
 
-    {formula}
+    $$\ell_i = y_i\,\tfrac12 D_i^2 + (1 - y_i)\,\tfrac12\max(0,\ m - D_i)^2,\qquad D_i = \lVert x_{1i} - x_{2i}\rVert_2$$
 
     **Label convention:** ``target = 1`` means *similar*, ``0`` *dissimilar*. The paper uses
     the opposite ($Y = 0$ for similar pairs); pass ``1 - Y`` for paper-style labels. Reduced
@@ -167,7 +167,8 @@ def contrastive_loss(
         tensor([0.5000, 0.1250, 0.0000])
 
     References:
-        {references}
+        R. Hadsell, S. Chopra, Y. LeCun (2006). Dimensionality Reduction by Learning an Invariant
+            Mapping. CVPR. https://doi.org/10.1109/CVPR.2006.100
     """
     fn = "contrastive_loss"
     x1, x2 = prepare_embeddings(fn, ("input1", "input2"), input1, input2)

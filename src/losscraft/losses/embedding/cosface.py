@@ -119,7 +119,7 @@ def cosface_loss(
     a class-weight matrix $W$ (a ``Parameter`` of shape ``(C, D)`` that you own),
     ``input = F.normalize(x) @ F.normalize(W).T``. With $\theta_j$ the angle to class $j$:
 
-    {formula}
+    $$\ell_i = -\log\frac{e^{s(\cos\theta_{y_i} - m)}}{e^{s(\cos\theta_{y_i} - m)} + \sum_{j\ne y_i} e^{s\cos\theta_j}}$$
 
     Reduced as described in *Reductions* (``docs/conventions.md``); rows whose target is
     ``ignore_index`` are excluded. With ``margin=0`` this is
@@ -161,7 +161,8 @@ def cosface_loss(
         tensor(12.3303)
 
     References:
-        {references}
+        H. Wang, Y. Wang, Z. Zhou, X. Ji, D. Gong, J. Zhou, Z. Li, W. Liu (2018). CosFace: Large
+            Margin Cosine Loss for Deep Face Recognition. CVPR. https://arxiv.org/abs/1801.09414
     """
     fn = "cosface_loss"
     check_params(

@@ -135,7 +135,7 @@ def cosine_embedding_loss(
     Use it for siamese training on labelled pairs when embeddings are compared by cosine
     similarity; it ignores vector lengths. Per pair, over the **last** dimension:
 
-    {formula}
+    $$\ell_i = \begin{cases} 1 - \cos(x_{1i}, x_{2i}) & y_i = 1 \\ \max\bigl(0,\ \cos(x_{1i}, x_{2i}) - m\bigr) & y_i = -1 \end{cases}$$
 
     Same semantics and defaults as ``torch.nn.functional.cosine_embedding_loss``, except
     that the target is validated (only ``-1`` and ``1``), shapes must match exactly, an exact
@@ -176,7 +176,10 @@ def cosine_embedding_loss(
         tensor([0.2929, 0.2071, 0.0000])
 
     References:
-        {references}
+        PyTorch contributors (2017). torch.nn.CosineEmbeddingLoss. PyTorch documentation.
+            https://pytorch.org/docs/stable/generated/torch.nn.CosineEmbeddingLoss.html
+        R. Hadsell, S. Chopra, Y. LeCun (2006). Dimensionality Reduction by Learning an Invariant
+            Mapping. CVPR. https://doi.org/10.1109/CVPR.2006.100
     """
     fn = "cosine_embedding_loss"
     x1, x2 = prepare_embeddings(fn, ("input1", "input2"), input1, input2)

@@ -95,7 +95,7 @@ def cosine_similarity_loss(
     distillation, aligning representations): it is invariant to rescaling either vector and
     lies in [0, 2]. Computed over the **last** dimension:
 
-    {formula}
+    $$\ell_i = 1 - \cos(x_i, y_i) = 1 - \frac{x_i \cdot y_i}{\lVert x_i\rVert\,\lVert y_i\rVert}$$
 
     An exact zero vector has cosine 0 with every vector, so its loss is 1 with zero gradient,
     instead of torch's clamped-denominator value; any other vector, however short or long, is
@@ -134,7 +134,8 @@ def cosine_similarity_loss(
         tensor([0.0000, 1.7071, 1.0000])
 
     References:
-        {references}
+        G. Salton, A. Wong, C. S. Yang (1975). A Vector Space Model for Automatic Indexing.
+            Communications of the ACM 18(11). https://doi.org/10.1145/361219.361220
     """
     fn = "cosine_similarity_loss"
     x, y = prepare_embeddings(fn, ("input", "target"), input, target)

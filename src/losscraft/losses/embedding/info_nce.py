@@ -135,7 +135,7 @@ def info_nce_loss(
     view is a negative. With $z = [z^{(1)}; z^{(2)}]$ the $2N$ stacked, L2-normalised views,
     $s_{kj} = \hat z_k\cdot\hat z_j$ their cosine similarity and $k^+$ the other view of $k$:
 
-    {formula}
+    $$\ell_k = -\log\frac{\exp(s_{k,k^+}/\tau)}{\sum_{j=1,\,j\ne k}^{2N}\exp(s_{kj}/\tau)}, \qquad L_i = \tfrac12\bigl(\ell_i + \ell_{N+i}\bigr)$$
 
     $L_i$ averages both orderings of pair $i$ (view 1 as anchor, then view 2), so the
     ``"mean"`` is SimCLR's $\frac{1}{2N}\sum_k \ell_k$ and equals pytorch-metric-learning's
@@ -186,7 +186,10 @@ def info_nce_loss(
         tensor(0.)
 
     References:
-        {references}
+        T. Chen, S. Kornblith, M. Norouzi, G. Hinton (2020). A Simple Framework for Contrastive
+            Learning of Visual Representations. ICML. https://arxiv.org/abs/2002.05709
+        A. van den Oord, Y. Li, O. Vinyals (2018). Representation Learning with Contrastive
+            Predictive Coding. arXiv:1807.03748. https://arxiv.org/abs/1807.03748
     """
     fn = "info_nce_loss"
     z1, z2 = prepare_batch_embeddings(fn, ("input1", "input2"), input1, input2)

@@ -117,7 +117,7 @@ def supcon_loss(
     L2-normalised embeddings, $s_{ij} = \hat z_i\cdot\hat z_j$ and
     $P(i) = \{p \ne i : y_p = y_i\}$:
 
-    {formula}
+    $$\ell_i = -\frac{1}{|P(i)|}\sum_{p\in P(i)} \log\frac{\exp(s_{ip}/\tau)}{\sum_{a\ne i}\exp(s_{ia}/\tau)}$$
 
     This is the paper's $\mathcal L_{out}$ ($1/|P(i)|$ outside the log), the variant it found
     better. **Anchors without positives** ($|P(i)| = 0$) have no defined loss: they are
@@ -168,7 +168,9 @@ def supcon_loss(
         tensor(0.)
 
     References:
-        {references}
+        P. Khosla, P. Teterwak, C. Wang, A. Sarna, Y. Tian, P. Isola, A. Maschinot, C. Liu, D.
+            Krishnan (2020). Supervised Contrastive Learning. NeurIPS.
+            https://arxiv.org/abs/2004.11362
     """
     fn = "supcon_loss"
     (x,) = prepare_batch_embeddings(fn, ("input",), input)

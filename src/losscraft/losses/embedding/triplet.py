@@ -141,7 +141,7 @@ def triplet_loss(
     Use it for metric learning when you can form (anchor, positive, negative) triplets, e.g.
     by mining within P×K batches. Per triplet, with the distance over the **last** dimension:
 
-    {formula}
+    $$\ell_i = \max\bigl(0,\ d(a_i, p_i) - d(a_i, n_i) + m\bigr)$$
 
     with $d$ the Euclidean distance $\lVert u - v\rVert_2$ (``distance="euclidean"``) or the
     cosine distance $1 - \cos(u, v)$ (``distance="cosine"``, in [0, 2]). With ``swap=True``
@@ -194,7 +194,11 @@ def triplet_loss(
         tensor(0.6873)
 
     References:
-        {references}
+        F. Schroff, D. Kalenichenko, J. Philbin (2015). FaceNet: A Unified Embedding for Face
+            Recognition and Clustering. CVPR. https://arxiv.org/abs/1503.03832
+        V. Balntas, E. Riba, D. Ponsa, K. Mikolajczyk (2016). Learning local feature descriptors
+            with triplets and shallow convolutional neural networks. BMVC.
+            https://doi.org/10.5244/C.30.119
     """
     fn = "triplet_loss"
     a, p, n = prepare_embeddings(fn, ("anchor", "positive", "negative"), anchor, positive, negative)

@@ -103,7 +103,7 @@ def asymmetric_linear_loss(
 ) -> Tensor:
     r"""Asymmetric linear loss: per-unit costs differ for under- and over-prediction; minimiser: a quantile.
 
-    {formula}
+    $$\ell_i = c_u \max(y_i - \hat y_i, 0) + c_o \max(\hat y_i - y_i, 0) = (c_u + c_o)\,\rho_\tau(y_i - \hat y_i),\qquad \tau = \frac{c_u}{c_u + c_o}$$
 
     so it is the quantile (pinball) loss at $\tau = c_u/(c_u+c_o)$ scaled by $c_u + c_o$, and
     its minimiser is that quantile: with under-stock costing 3 and over-stock 1, predict the
@@ -138,7 +138,10 @@ def asymmetric_linear_loss(
         tensor([6., 2.])
 
     References:
-        {references}
+        R. Koenker, G. Bassett (1978). Regression Quantiles. Econometrica 46(1).
+            https://doi.org/10.2307/1913643
+        K. J. Arrow, T. Harris, J. Marschak (1951). Optimal Inventory Policy. Econometrica 19(3).
+            https://doi.org/10.2307/1906813
     """
     fn = "asymmetric_linear_loss"
     x, y = prepare_real_pair(fn, input, target)

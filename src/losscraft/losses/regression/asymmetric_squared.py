@@ -80,7 +80,7 @@ def asymmetric_squared_loss(
 ) -> Tensor:
     r"""Asymmetric squared (expectile) loss: squared error weighted apart for under- and over-prediction.
 
-    {formula}
+    $$\ell_i = c_u \max(y_i - \hat y_i, 0)^2 + c_o \max(\hat y_i - y_i, 0)^2 = (c_u + c_o)\,\lvert\tau - \mathbb 1[y_i < \hat y_i]\rvert\,(y_i - \hat y_i)^2,\qquad \tau = \frac{c_u}{c_u + c_o}$$
 
     the expectile loss of Newey & Powell, whose minimiser is the
     $\tau$-expectile (the squared-error analogue of the quantile loss). Reduced as described
@@ -113,7 +113,8 @@ def asymmetric_squared_loss(
         tensor([12.,  4.])
 
     References:
-        {references}
+        W. K. Newey, J. L. Powell (1987). Asymmetric Least Squares Estimation and Testing.
+            Econometrica 55(4). https://doi.org/10.2307/1911031
     """
     fn = "asymmetric_squared_loss"
     x, y = prepare_real_pair(fn, input, target)

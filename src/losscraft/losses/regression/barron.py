@@ -131,7 +131,7 @@ def barron_loss(
     $\alpha$ means more robustness (and less convexity). Use it to pick the robustness of a
     regression loss with one number, or to tune it as a hyperparameter.
 
-    {formula}
+    $$\ell_i = f(r_i/c, \alpha) = \frac{|\alpha - 2|}{\alpha}\left[\left( \frac{(r_i/c)^2}{|\alpha - 2|} + 1\right)^{\alpha/2} - 1\right],\qquad r_i = \hat y_i - y_i$$
 
     reduced as described in *Reductions* (``docs/conventions.md``). Special cases (computed by
     the same kernels as the named entries, so the numbers are identical):
@@ -179,7 +179,8 @@ def barron_loss(
         -inf tensor([0.0000, 0.3935, 1.0000])
 
     References:
-        {references}
+        J. T. Barron (2019). A General and Adaptive Robust Loss Function. CVPR.
+            https://arxiv.org/abs/1701.03077
     """
     fn = "barron_loss"
     _check_params(SPEC, {"alpha": alpha, "scale": scale, "reduction": reduction})

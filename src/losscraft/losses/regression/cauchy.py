@@ -76,7 +76,7 @@ def cauchy_loss(
     scale costs only about $\log(5000) \approx 8.5$. It is the negative log-likelihood of a
     Cauchy (Student-t with one degree of freedom) noise model, up to a constant.
 
-    {formula}
+    $$\ell_i = \log\!\left(\tfrac12 (r_i/c)^2 + 1\right),\qquad r_i = \hat y_i - y_i$$
 
     reduced as described in *Reductions* (``docs/conventions.md``). This is Barron's general
     loss in the limit $\alpha \to 0$ (``barron_loss(alpha=0, scale=c)`` gives the same
@@ -111,7 +111,11 @@ def cauchy_loss(
         tensor([0.0000, 0.4055, 1.0986, 3.9318])
 
     References:
-        {references}
+        M. J. Black, P. Anandan (1996). The Robust Estimation of Multiple Motions: Parametric and
+            Piecewise-Smooth Flow Fields. Computer Vision and Image Understanding 63(1).
+            https://doi.org/10.1006/cviu.1996.0006
+        J. T. Barron (2019). A General and Adaptive Robust Loss Function. CVPR.
+            https://arxiv.org/abs/1701.03077
     """
     fn = "cauchy_loss"
     check_params(SPEC, {"scale": scale, "reduction": reduction})

@@ -74,7 +74,7 @@ def charbonnier_loss(
     Quadratic near zero and linear in the tails, with a gradient bounded by $1/c$; use it
     where you would use Huber but want a loss that is smooth everywhere.
 
-    {formula}
+    $$\ell_i = \sqrt{(r_i/c)^2 + 1} - 1,\qquad r_i = \hat y_i - y_i$$
 
     reduced as described in *Reductions* (``docs/conventions.md``). This is Barron's general
     loss at $\alpha = 1$ (``barron_loss(alpha=1, scale=c)`` gives the same numbers), so its
@@ -111,7 +111,11 @@ def charbonnier_loss(
         tensor([0.0000, 0.4142, 2.1623])
 
     References:
-        {references}
+        P. Charbonnier, L. Blanc-Féraud, G. Aubert, M. Barlaud (1994). Two deterministic
+            half-quadratic regularization algorithms for computed imaging. IEEE International
+            Conference on Image Processing (ICIP). https://doi.org/10.1109/ICIP.1994.413553
+        J. T. Barron (2019). A General and Adaptive Robust Loss Function. CVPR.
+            https://arxiv.org/abs/1701.03077
     """
     fn = "charbonnier_loss"
     check_params(SPEC, {"scale": scale, "reduction": reduction})

@@ -140,7 +140,7 @@ def gaussian_nll_loss(
     regression): residuals are scored relative to the predicted uncertainty, and the
     $\log\sigma^2$ term stops the variance from growing without bound.
 
-    {formula}
+    $$\ell_i = \tfrac12\left(\log v_i + \frac{(\hat\mu_i - y_i)^2}{v_i}\right) \;\big[+\,\tfrac12\log 2\pi\big],\qquad v_i = \max(\sigma^2_i, \varepsilon)$$
 
     reduced as described in *Reductions* (``docs/conventions.md``); the bracket is added with
     ``full=True``. Values and gradients equal ``torch.nn.functional.gaussian_nll_loss``,
@@ -186,7 +186,9 @@ def gaussian_nll_loss(
         tensor([-6.9078,  0.5000,  1.1931])
 
     References:
-        {references}
+        D. A. Nix, A. S. Weigend (1994). Estimating the mean and variance of the target probability
+            distribution. IEEE International Conference on Neural Networks (ICNN).
+            https://doi.org/10.1109/ICNN.1994.374138
     """
     fn = "gaussian_nll_loss"
     check_floating(fn, "input", input)

@@ -72,7 +72,7 @@ def geman_mcclure_loss(
     Use it when gross outliers should be (nearly) ignored and the fit can start close to the
     answer: every residual costs at most 2.
 
-    {formula}
+    $$\ell_i = \frac{2 (r_i/c)^2}{(r_i/c)^2 + 4},\qquad r_i = \hat y_i - y_i$$
 
     reduced as described in *Reductions* (``docs/conventions.md``). This is Barron's general
     loss at $\alpha = -2$ (``barron_loss(alpha=-2, scale=c)`` gives the same numbers); value
@@ -107,7 +107,11 @@ def geman_mcclure_loss(
         tensor([0.0000, 0.4000, 1.0000, 1.9231])
 
     References:
-        {references}
+        S. Geman, D. E. McClure (1985). Bayesian image analysis: an application to single photon
+            emission tomography. Proceedings of the Statistical Computing Section, American
+            Statistical Association.
+        J. T. Barron (2019). A General and Adaptive Robust Loss Function. CVPR.
+            https://arxiv.org/abs/1701.03077
     """
     fn = "geman_mcclure_loss"
     check_params(SPEC, {"scale": scale, "reduction": reduction})

@@ -84,7 +84,7 @@ def huber_loss(
 ) -> Tensor:
     r"""Huber loss: quadratic for small residuals, linear beyond delta (MSE near 0, MAE in the tails).
 
-    {formula}
+    $$\ell_i = \begin{cases} \tfrac12 r_i^2 & |r_i| \le \delta \\ \delta\,(|r_i| - \tfrac12\delta) & \text{otherwise} \end{cases},\qquad r_i = \hat y_i - y_i$$
 
     reduced as described in *Reductions* (``docs/conventions.md``). Equals
     ``torch.nn.functional.huber_loss``; SmoothL1 with ``beta`` is this loss divided by ``beta``.
@@ -113,7 +113,8 @@ def huber_loss(
         tensor([0.1250, 2.5000])
 
     References:
-        {references}
+        P. J. Huber (1964). Robust Estimation of a Location Parameter. Annals of Mathematical
+            Statistics 35(1). https://doi.org/10.1214/aoms/1177703732
     """
     fn = "huber_loss"
     x, y = prepare_real_pair(fn, input, target)

@@ -93,7 +93,7 @@ def linex_loss(
 ) -> Tensor:
     r"""LINEX loss: exponential on one side of the target, roughly linear on the other (Varian 1975).
 
-    {formula}
+    $$\ell_i = b\,\big(e^{z_i} - z_i - 1\big),\qquad z_i = a(\hat y_i - y_i)$$
 
     With $a > 0$ over-prediction costs exponentially and under-prediction about linearly
     ($a < 0$ the reverse); as $a \to 0$, $\ell \approx \tfrac{a^2 b}{2}(\hat y - y)^2$.
@@ -128,7 +128,10 @@ def linex_loss(
         tensor([0.3679, 0.0000, 0.7183])
 
     References:
-        {references}
+        H. R. Varian (1975). A Bayesian Approach to Real Estate Assessment. Studies in Bayesian
+            Econometrics and Statistics, North-Holland.
+        A. Zellner (1986). Bayesian Estimation and Prediction Using Asymmetric Loss Functions. JASA
+            81(394). https://doi.org/10.1080/01621459.1986.10478289
     """
     fn = "linex_loss"
     x, y = prepare_real_pair(fn, input, target)

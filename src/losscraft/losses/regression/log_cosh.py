@@ -59,7 +59,7 @@ def log_cosh_loss(
 ) -> Tensor:
     r"""Log-cosh loss: about r^2/2 near zero and |r| - log 2 in the tails, smooth, computed stably.
 
-    {formula}
+    $$\ell_i = \log\cosh(r_i) = |r_i| + \log\!\left(1 + e^{-2|r_i|}\right) - \log 2, \qquad r_i = \hat y_i - y_i$$
 
     reduced as described in *Reductions* (``docs/conventions.md``). The right-hand form never
     overflows, unlike ``log(cosh(r))`` which is ``inf`` for ``|r| > 89`` in float32. On the
@@ -88,7 +88,8 @@ def log_cosh_loss(
         tensor([ 0.0000,  0.4338, 49.3069])
 
     References:
-        {references}
+        O. Saleh, S. Saleh (2022). Statistical properties of the log-cosh loss function used in
+            machine learning. arXiv:2208.04564. https://arxiv.org/abs/2208.04564
     """
     fn = "log_cosh_loss"
     check_floating(fn, "input", input)

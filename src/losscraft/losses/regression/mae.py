@@ -55,7 +55,7 @@ def mae_loss(
     Consistent for the conditional median; every residual pulls with the same force, so
     outliers have bounded influence.
 
-    {formula}
+    $$\ell_i = \lvert \hat y_i - y_i \rvert$$
 
     reduced as described in *Reductions* (``docs/conventions.md``).
 
@@ -81,7 +81,9 @@ def mae_loss(
         tensor(1.3333)
 
     References:
-        {references}
+        P. S. Laplace (1812). Théorie analytique des probabilités. Courcier.
+        R. Koenker, G. Bassett (1978). Regression Quantiles. Econometrica 46(1).
+            https://doi.org/10.2307/1913643
     """
     fn = "mae_loss"
     x, y = prepare_real_pair(fn, input, target)

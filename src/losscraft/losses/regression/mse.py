@@ -40,7 +40,7 @@ def mse_loss(
     Consistent for the conditional mean; the gradient grows linearly with the residual, so a
     few outliers dominate training.
 
-    {formula}
+    $$\ell_i = (\hat y_i - y_i)^2$$
 
     reduced as described in *Reductions* (``docs/conventions.md``).
 
@@ -65,7 +65,7 @@ def mse_loss(
         tensor(3.3333)
 
     References:
-        {references}
+        C. F. Gauss (1809). Theoria motus corporum coelestium. Perthes et Besser.
     """
     fn = "mse_loss"
     x, y = prepare_real_pair(fn, input, target)

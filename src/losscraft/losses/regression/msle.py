@@ -91,7 +91,7 @@ def msle_loss(
     $(1 + \hat y)/(1 + y)$ matters rather than the difference. Under-prediction costs more than
     over-prediction by the same amount.
 
-    {formula}
+    $$\ell_i = \left(\log(1 + \hat y_i) - \log(1 + y_i)\right)^2$$
 
     reduced as described in *Reductions* (``docs/conventions.md``). Equals
     ``mse_loss(log1p(input), log1p(target))``; the square root of the mean is RMSLE.
@@ -129,7 +129,9 @@ def msle_loss(
         tensor([0.0091, 0.0091, 0.0091])
 
     References:
-        {references}
+        F. Pedregosa et al. (2011). Scikit-learn: Machine Learning in Python
+            (mean_squared_log_error). Journal of Machine Learning Research 12.
+            https://scikit-learn.org/stable/modules/model_evaluation.html#mean-squared-log-error
     """
     fn = "msle_loss"
     x, y = prepare_real_pair(fn, input, target)

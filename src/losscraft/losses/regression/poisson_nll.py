@@ -132,7 +132,7 @@ def poisson_nll_loss(
     is the conditional mean rate. With ``log_input=True`` (default) ``input`` is the
     log-rate $\hat\eta = \log\hat\lambda$ and
 
-    {formula}
+    $$\ell_i = e^{\hat\eta_i} - y_i\,\hat\eta_i\;\big[+\,S(y_i)\big]$$
 
     with ``log_input=False`` ``input`` is the rate $\hat\lambda \ge 0$ and
     $\ell_i = \hat\lambda_i - y_i \log(\hat\lambda_i + \varepsilon)$. ``full=True`` adds
@@ -180,7 +180,8 @@ def poisson_nll_loss(
         tensor([1.0000, 1.4546, 1.8120])
 
     References:
-        {references}
+        J. A. Nelder, R. W. M. Wedderburn (1972). Generalized Linear Models. Journal of the Royal
+            Statistical Society A 135(3). https://doi.org/10.2307/2344614
     """
     fn = "poisson_nll_loss"
     x, y = prepare_real_pair(fn, input, target)

@@ -108,7 +108,7 @@ def quantile_loss(
 ) -> Tensor:
     r"""Quantile (pinball) loss for one or several quantile levels; its minimiser is the tau-quantile.
 
-    {formula}
+    $$\rho_\tau(u_i) = \max\big(\tau u_i,\ (\tau - 1) u_i\big),\qquad u_i = y_i - \hat y_i$$
 
     Under-prediction ($u > 0$) costs $\tau$ per unit and over-prediction $1 - \tau$, so the
     minimiser is the $\tau$-quantile of $y$. With a sequence of $Q$ levels, ``input`` carries a
@@ -144,7 +144,8 @@ def quantile_loss(
                 [0.0000, 0.0000, 0.0000]])
 
     References:
-        {references}
+        R. Koenker, G. Bassett (1978). Regression Quantiles. Econometrica 46(1).
+            https://doi.org/10.2307/1913643
     """
     fn = "quantile_loss"
     check_floating(fn, "input", input)

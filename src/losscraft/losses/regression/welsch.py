@@ -82,7 +82,7 @@ def welsch_loss(
     Use it to fit the bulk of the data while ignoring everything a few scales away (a
     mode-seeking estimator); it needs a good starting point.
 
-    {formula}
+    $$\ell_i = 1 - \exp\!\left(-\tfrac12 (r_i/c)^2\right),\qquad r_i = \hat y_i - y_i$$
 
     reduced as described in *Reductions* (``docs/conventions.md``). This is Barron's general
     loss in the limit $\alpha \to -\infty$ (``barron_loss(alpha=-inf, scale=c)`` gives the
@@ -117,7 +117,13 @@ def welsch_loss(
         tensor([0.0000, 0.3935, 0.8647, 1.0000])
 
     References:
-        {references}
+        J. E. Dennis Jr., R. E. Welsch (1978). Techniques for nonlinear least squares and robust
+            regression. Communications in Statistics - Simulation and Computation 7(4).
+            https://doi.org/10.1080/03610917808812083
+        Y. G. Leclerc (1989). Constructing simple stable descriptions for image partitioning.
+            International Journal of Computer Vision 3(1). https://doi.org/10.1007/BF00054839
+        J. T. Barron (2019). A General and Adaptive Robust Loss Function. CVPR.
+            https://arxiv.org/abs/1701.03077
     """
     fn = "welsch_loss"
     check_params(SPEC, {"scale": scale, "reduction": reduction})

@@ -97,7 +97,7 @@ def dice_loss(
     background, but the gradient is noisy for tiny structures; combine it with BCE/CE
     (e.g. ``DiceLoss() + BCEWithLogitsLoss()``) for stable training.
 
-    {formula}
+    $$\ell_{n,c} = 1 - \frac{2\sum_i \min(p_{n,c,i}, g_{n,c,i}) + s}{\sum_i p_{n,c,i} + \sum_i g_{n,c,i} + s} = \frac{\sum_i |p_{n,c,i} - g_{n,c,i}|}{\sum_i p_{n,c,i} + \sum_i g_{n,c,i} + s}$$
 
     where $i$ runs over the spatial positions that are not ignored, $p$ is the predicted
     probability (sigmoid of the logit for ``"binary"``/``"multilabel"``, softmax over dim 1 for
@@ -183,7 +183,15 @@ def dice_loss(
         tensor(True)
 
     References:
-        {references}
+        F. Milletari, N. Navab, S.-A. Ahmadi (2016). V-Net: Fully Convolutional Neural Networks for
+            Volumetric Medical Image Segmentation. 3DV 2016. https://arxiv.org/abs/1606.04797
+        T. Eelbode, J. Bertels, M. Berman, D. Vandermeulen, F. Maes, R. Bisschops, M. B. Blaschko
+            (2020). Optimization for Medical Image Segmentation: Theory and Practice When Evaluating
+            With Dice Score or Jaccard Index. IEEE Transactions on Medical Imaging 39(11).
+            https://doi.org/10.1109/TMI.2020.3002417
+        Z. Wang, T. Popordanoska, J. Bertels, R. Lemmens, M. B. Blaschko (2023). Dice Semimetric
+            Losses: Optimizing the Dice Score with Soft Labels. MICCAI 2023.
+            https://arxiv.org/abs/2303.16296
     """
     fn = "dice_loss"
     check_floating(fn, "input", input)

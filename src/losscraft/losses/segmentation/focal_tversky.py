@@ -134,7 +134,7 @@ def focal_tversky_loss(
     instead of flattening out. Same modes, smoothing, ``ignore_index`` and aggregation as
     :func:`tversky_loss` / :func:`dice_loss`.
 
-    {formula}
+    $$\ell_{n,c} = \bigl(1 - TI_{n,c}\bigr)^{1/\gamma},\qquad TI_{n,c} = \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s}$$
 
     with $TP = \sum_i \min(p_i, g_i)$, $FP = \sum_i (p_i - g_i)_+$, $FN = \sum_i (g_i - p_i)_+$
     the soft counts of image $n$ and class $c$ as in :func:`tversky_loss` ($\alpha$ weights
@@ -202,7 +202,14 @@ def focal_tversky_loss(
         tensor(0.1385)
 
     References:
-        {references}
+        N. Abraham, N. M. Khan (2019). A Novel Focal Tversky Loss Function with Improved Attention
+            U-Net for Lesion Segmentation. ISBI 2019. https://arxiv.org/abs/1810.07842
+        S. S. M. Salehi, D. Erdogmus, A. Gholipour (2017). Tversky Loss Function for Image
+            Segmentation Using 3D Fully Convolutional Deep Networks. MLMI 2017 (MICCAI workshop),
+            LNCS 10541. https://arxiv.org/abs/1706.05721
+        Z. Wang, T. Popordanoska, J. Bertels, R. Lemmens, M. B. Blaschko (2023). Dice Semimetric
+            Losses: Optimizing the Dice Score with Soft Labels. MICCAI 2023.
+            https://arxiv.org/abs/2303.16296
     """
     fn = "focal_tversky_loss"
     check_floating(fn, "input", input)

@@ -157,7 +157,7 @@ def generalized_dice_loss(
     the inverse of its squared target volume, so a 50-voxel lesion and a 10^6-voxel
     background contribute comparably and an absent class does not make the average jump.
 
-    {formula}
+    $$\ell_n = 1 - \frac{2\sum_c w_{n,c}\sum_i \min(p_{n,c,i}, g_{n,c,i}) + s}{\sum_c w_{n,c}\sum_i (p_{n,c,i} + g_{n,c,i}) + s},\qquad w_{n,c} = \Bigl(\sum_i g_{n,c,i}\Bigr)^{-2}$$
 
     where $i$ runs over the spatial positions that are not ignored, $p$ is the predicted
     probability (sigmoid for ``"binary"``/``"multilabel"``, softmax over dim 1 for
@@ -231,7 +231,15 @@ def generalized_dice_loss(
         tensor([0.2669])
 
     References:
-        {references}
+        C. H. Sudre, W. Li, T. Vercauteren, S. Ourselin, M. J. Cardoso (2017). Generalised Dice
+            Overlap as a Deep Learning Loss Function for Highly Unbalanced Segmentations. DLMIA 2017
+            (MICCAI workshop), LNCS 10553. https://arxiv.org/abs/1707.03237
+        W. R. Crum, O. Camara, D. L. G. Hill (2006). Generalized Overlap Measures for Evaluation and
+            Validation in Medical Image Analysis. IEEE Transactions on Medical Imaging 25(11).
+            https://doi.org/10.1109/TMI.2006.880587
+        Z. Wang, T. Popordanoska, J. Bertels, R. Lemmens, M. B. Blaschko (2023). Dice Semimetric
+            Losses: Optimizing the Dice Score with Soft Labels. MICCAI 2023.
+            https://arxiv.org/abs/2303.16296
     """
     fn = "generalized_dice_loss"
     check_floating(fn, "input", input)

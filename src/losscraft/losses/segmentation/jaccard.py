@@ -93,7 +93,7 @@ def jaccard_loss(
     class equally whatever its volume; it is stricter on partial overlap (for ``smooth=0``,
     $J = D / (2 - D)$). Combine with BCE/CE for stable training.
 
-    {formula}
+    $$\ell_{n,c} = 1 - \frac{I + s}{\sum_i p_{n,c,i} + \sum_i g_{n,c,i} - I + s} = \frac{\sum_i |p_{n,c,i} - g_{n,c,i}|}{\sum_i p_{n,c,i} + \sum_i g_{n,c,i} - I + s}, \quad I = \sum_i \min(p_{n,c,i}, g_{n,c,i})$$
 
     where $i$ runs over the spatial positions that are not ignored, $p$ is the predicted
     probability (sigmoid of the logit for ``"binary"``/``"multilabel"``, softmax over dim 1 for
@@ -172,7 +172,14 @@ def jaccard_loss(
         tensor([[0.1728, 0.2706, 0.1410]])
 
     References:
-        {references}
+        M. A. Rahman, Y. Wang (2016). Optimizing Intersection-Over-Union in Deep Neural Networks for
+            Image Segmentation. ISVC 2016, LNCS 10072. https://doi.org/10.1007/978-3-319-50835-1_22
+        T. Eelbode, J. Bertels, M. Berman, D. Vandermeulen, F. Maes, R. Bisschops, M. B. Blaschko
+            (2020). Optimization for Medical Image Segmentation: Theory and Practice When Evaluating
+            With Dice Score or Jaccard Index. IEEE Transactions on Medical Imaging 39(11).
+            https://doi.org/10.1109/TMI.2020.3002417
+        Z. Wang, X. Ning, M. B. Blaschko (2023). Jaccard Metric Losses: Optimizing the Jaccard Index
+            with Soft Labels. NeurIPS 2023. https://arxiv.org/abs/2302.05666
     """
     fn = "jaccard_loss"
     check_floating(fn, "input", input)

@@ -120,7 +120,7 @@ def lovasz_hinge_loss(
     insensitive to the background size; it is typically used to fine-tune (or alongside)
     BCE.
 
-    {formula}
+    $$\ell_n = \sum_{k=1}^{P} m_{\pi_k}\,\Bigl(\Delta_J(\{\pi_1, \dots, \pi_k\}) - \Delta_J(\{\pi_1, \dots, \pi_{k-1}\})\Bigr),\qquad m_i = \max(0,\, 1 - z_i y_i),\quad \Delta_J(M) = \frac{|M|}{|G \cup M|}$$
 
     for image $n$ with logits $z_i$, signs $y_i = 2 g_i - 1$ of the {0, 1} labels, foreground
     set $G$, and $\pi$ the order of decreasing errors $m$ ($\Delta_J(\emptyset) = 0$). This is
@@ -172,7 +172,9 @@ def lovasz_hinge_loss(
         tensor([0.2500, 3.0000])
 
     References:
-        {references}
+        M. Berman, A. Rannen Triki, M. B. Blaschko (2018). The Lovász-Softmax Loss: A Tractable
+            Surrogate for the Optimization of the Intersection-Over-Union Measure in Neural
+            Networks. CVPR 2018. https://arxiv.org/abs/1705.08790
     """
     fn = "lovasz_hinge_loss"
     check_floating(fn, "input", input)

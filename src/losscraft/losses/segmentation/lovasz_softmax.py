@@ -134,7 +134,7 @@ def lovasz_softmax_loss(
     optimised by gradient descent. The per-class losses are averaged, so small classes
     count as much as large ones.
 
-    {formula}
+    $$\ell_n = \frac{1}{|\mathcal{C}_n|}\sum_{c \in \mathcal{C}_n}\sum_{k=1}^{P} m_{\pi_k}(c)\,\Bigl(\Delta_{J_c}(\{\pi_1, \dots, \pi_k\}) - \Delta_{J_c}(\{\pi_1, \dots, \pi_{k-1}\})\Bigr),\qquad m_i(c) = \bigl|[y_i = c] - p_{i,c}\bigr|$$
 
     for image $n$, with $p = \operatorname{softmax}(z)$ over dim 1, $\pi$ the order of
     decreasing errors $m(c)$, $\Delta_{J_c}(M) = |M| / |G_c \cup M|$ the Jaccard loss of
@@ -189,7 +189,9 @@ def lovasz_softmax_loss(
         tensor([0.3954])
 
     References:
-        {references}
+        M. Berman, A. Rannen Triki, M. B. Blaschko (2018). The Lovász-Softmax Loss: A Tractable
+            Surrogate for the Optimization of the Intersection-Over-Union Measure in Neural
+            Networks. CVPR 2018. https://arxiv.org/abs/1705.08790
     """
     fn = "lovasz_softmax_loss"
     check_floating(fn, "input", input)

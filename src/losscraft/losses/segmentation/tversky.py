@@ -168,7 +168,7 @@ def tversky_loss(
     precision for recall on small, under-segmented structures (lesions). Same modes,
     smoothing, ``ignore_index`` and aggregation as :func:`dice_loss`.
 
-    {formula}
+    $$\ell_{n,c} = 1 - \frac{TP + s}{TP + \alpha\,FP + \beta\,FN + s},\quad TP = \sum_i \min(p_i, g_i),\ FP = \sum_i (p_i - g_i)_+,\ FN = \sum_i (g_i - p_i)_+$$
 
     per image $n$ and class $c$, where $i$ runs over the spatial positions that are not
     ignored, $p$ is the predicted probability (sigmoid of the logit for
@@ -249,7 +249,12 @@ def tversky_loss(
         tensor(True)
 
     References:
-        {references}
+        S. S. M. Salehi, D. Erdogmus, A. Gholipour (2017). Tversky Loss Function for Image
+            Segmentation Using 3D Fully Convolutional Deep Networks. MLMI 2017 (MICCAI workshop),
+            LNCS 10541. https://arxiv.org/abs/1706.05721
+        Z. Wang, T. Popordanoska, J. Bertels, R. Lemmens, M. B. Blaschko (2023). Dice Semimetric
+            Losses: Optimizing the Dice Score with Soft Labels. MICCAI 2023.
+            https://arxiv.org/abs/2303.16296
     """
     fn = "tversky_loss"
     check_floating(fn, "input", input)
