@@ -125,14 +125,16 @@ def test_module_docstring_repeats_no_fact(entry: LossEntry) -> None:
     assert not TIMING.search(doc)
 
 
-def _loss_source_files() -> list[Path]:
-    root = Path(losscraft.losses.__file__).parent
+def _source_files() -> list[Path]:
+    root = Path(losscraft.__file__).parent
     return sorted(root.rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", _loss_source_files(), ids=lambda p: p.stem)
-def test_no_timings_in_loss_docstrings(path: Path) -> None:
-    """No docstring under ``losscraft/losses`` (modules, functions, classes, kernels) quotes a timing.
+@pytest.mark.parametrize(
+    "path", _source_files(), ids=lambda p: str(p.relative_to(Path(losscraft.__file__).parent))
+)
+def test_no_timings_in_docstrings(path: Path) -> None:
+    """No docstring in the package (modules, functions, classes, kernels) quotes a timing.
 
     A code comment that justifies a design choice may keep its measurement.
     """
