@@ -13,7 +13,7 @@ help:
 	@echo "make test       ruff + the full test suite"
 	@echo "make lint       ruff check + format check"
 	@echo "make typecheck  mypy --strict on src/"
-	@echo "make docs       regenerate docs/catalog.md and docs/understanding-losses.md (+ images)"
+	@echo "make docs       regenerate docs/catalog.md, understanding-losses.md (+ images), choosing-a-loss.md"
 	@echo "make bench      benchmark suite vs torch/peers (~10 min, 2 threads): writes"
 	@echo "                benchmarks/results/latest.json and docs/benchmarks.md"
 
@@ -45,6 +45,7 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(PY) docs/gen_catalog.py
 	$(PY) docs/gen_understanding.py
+	$(PY) docs/gen_choosing.py
 
 # The peers (kornia, MONAI, pytorch-metric-learning) are benchmark-only extras; torch stays
 # pinned by requirements-bench.txt. Run on a quiet machine: see benchmarks/README.md.

@@ -35,6 +35,20 @@ def test_catalog_page_is_up_to_date() -> None:
     assert (ROOT / "docs" / "catalog.md").read_text() == text, "run `make docs`"
 
 
+def test_choosing_page_is_up_to_date() -> None:
+    pytest.importorskip("sklearn")  # the [guide] extra: the worked examples run the guide on bundled data
+    spec = importlib.util.spec_from_file_location("gen_choosing", ROOT / "docs" / "gen_choosing.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(mod)
+        text = mod.render()
+    finally:
+        del sys.modules[spec.name]
+    assert (ROOT / "docs" / "choosing-a-loss.md").read_text() == text, "run `make docs`"
+
+
 def test_every_entry_documented() -> None:
     text = (ROOT / "docs" / "catalog.md").read_text()
     for e in losscraft.catalog():
@@ -105,7 +119,7 @@ def _same_output(got: str, want: str) -> bool:
 
 def test_doc_blocks_are_found() -> None:
     langs = {rel: [b.lang for b in blocks(rel)] for rel in DOC_FILES}
-    assert langs["README.md"].count("python") == 2 and langs["README.md"].count("bash") == 2
+    assert langs["README.md"].count("python") == 3 and langs["README.md"].count("bash") == 2
     assert langs["docs/design-your-own.md"].count("python") >= 6
     for rel, found in langs.items():
         assert set(found) <= {"python", "bash"}, (rel, found)  # a new language needs a runner here

@@ -12,7 +12,8 @@ from . import analysis, builder, compose, functional, losses, multitask, weighti
 from ._core.errors import LosscraftError
 from ._core.reduction import reduce_checked as reduce  # the validating public face
 from ._core.registry import LossEntry, build, catalog, get
-from ._core.spec import CHECKED_PROPERTIES, Family, InputKind, LossSpec, Property, TargetKind, Task
+from ._core.spec import CHECKED_PROPERTIES, Family, InputKind, LossSpec, Property, Role, TargetKind, Task
+from ._guide_entry import profile, recommend  # the guide (sklearn, pandas) loads on the first call
 from .analysis import AnalysisReport, analyze
 from .builder import custom_loss
 from .compose import CombinedLoss, Constant, CosineSchedule, LinearWarmup
@@ -132,6 +133,7 @@ __all__ = [
     "PolyLoss",
     "Property",
     "QuantileLoss",
+    "Role",
     "SCELoss",
     "SupConLoss",
     "TargetKind",
@@ -154,6 +156,8 @@ __all__ = [
     "losses",
     "multitask",
     "plot",
+    "profile",
+    "recommend",
     "reduce",
     "weighting",
 ]

@@ -6,6 +6,7 @@ Commands::
     losscraft show NAME [--json]
     losscraft analyze NAME [--param k=v ...] [--json]
     losscraft plot NAME... [--param k=v ...] [--sweep k=v1,v2,...] [--domain lo,hi] [--no-grad] -o FILE.png [--json]
+    losscraft recommend DATA [--target COL] [--features COLS|all] [--task T] [--goal G] [--top K] [--json]
 
 ``--param k=v`` values are parsed according to the hyperparameter's domain: numbers (``inf``
 allowed), ``true``/``false``, ``none``, a choice such as ``mode=multiclass``, or a comma list
@@ -26,6 +27,7 @@ chooses exit codes. Tensors are written as lists; non-finite floats as the strin
 """
 
 import json
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JSON_SCHEMAS",
+    "build_snippet",
     "describe_entry",
     "list_entries",
     "main",
@@ -201,6 +204,7 @@ _OVERVIEW = """\
   [cyan]losscraft show[/] NAME                             formula, hyperparameters, properties, references
   [cyan]losscraft analyze[/] NAME [--param k=v]            measured behaviour of the loss and its gradient
   [cyan]losscraft plot[/] NAME... [--sweep k=a,b] -o F.png  loss and gradient curves
+  [cyan]losscraft recommend[/] DATA [--target COL]         which loss for this data, with reasons (CSV, Parquet, .npy)
 
 Add [bold]--json[/] to any command for machine-readable output, [bold]--help[/] for details.
 A tour on bundled data: [cyan]python -m losscraft.showcase[/] (make demo). Guide: docs/understanding-losses.md"""
@@ -415,6 +419,60 @@ def make_app() -> "typer.Typer":
             return
         _console().print(f"wrote {output} ({len(lines)} lines)", markup=False, soft_wrap=True)
 
+    @app.command("recommend")
+    def recommend_cmd(
+        data: Annotated[
+            Path, typer.Argument(help="CSV, TSV, Parquet, .npy or .npz file.", show_default=False)
+        ],
+        target: Annotated[
+            str | None,
+            typer.Option("--target", "-t", help="Target column (needed when the table has several)."),
+        ] = None,
+        features: Annotated[
+            str | None,
+            typer.Option("--features", help="Feature columns: a comma list, or 'all' (every other column)."),
+        ] = None,
+        task: Annotated[str | None, typer.Option("--task", help="Override the detected task.")] = None,
+        goal: Annotated[
+            str | None,
+            typer.Option(
+                "--goal",
+                "-g",
+                help="mean, median, interval:P, quantile:Q, calibrated-probabilities, "
+                "rank, recall-minority, overlap (default: the task's).",
+            ),
+        ] = None,
+        top: Annotated[int, typer.Option("--top", "-k", help="How many recommendations.", min=1)] = 3,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Profile the data and recommend losses for it, best first, with the reasons and settings."""
+        try:
+            from .guide import parse_goal, recommend
+            from .guide.io import read_data
+
+            if goal is not None:
+                parse_goal(goal)  # an unparsable goal fails before the file is read
+            loaded = read_data(data, target=target, features=features, caller="recommend")
+            recs = recommend(loaded.target, goal=goal, features=loaded.features, task=task, top=top)
+        except LosscraftError as exc:
+            raise _fail(_message(exc, "recommend"), as_json) from None
+        snippet = build_snippet(recs[0].config) if len(recs) else None
+        if as_json:
+            _emit_json(
+                {
+                    "schema": "losscraft.recommend/1",
+                    "data": loaded.to_dict(),
+                    "profile": recs.profile.to_dict(),
+                    "goal": str(recs.goal),
+                    "default_goal": bool(recs.default_goal),
+                    "recommendations": [r.to_dict() for r in recs],
+                    "avoid": [{"name": a.name, "reason": a.reason} for a in recs.avoid],
+                    "snippet": snippet,
+                }
+            )
+            return
+        _print_recommendations(Table, loaded, recs, snippet)
+
     return app
 
 
@@ -429,6 +487,92 @@ def _parse_domain(text: str | None) -> tuple[float, float] | None:
     except ValueError:
         raise LosscraftError(f"plot: --domain must be two numbers lo,hi, got {text!r}") from None
     return (float(lo), float(hi))
+
+
+def build_snippet(config: Mapping[str, Any]) -> str:
+    """Python that rebuilds a recommended loss: ``losscraft.build({...})`` with its configuration.
+
+    >>> print(build_snippet({"name": "huber", "delta": 1.5}))
+    import losscraft
+    <BLANKLINE>
+    loss = losscraft.build({"name": "huber", "delta": 1.5})
+    """
+    body = _literal(config, 0)
+    return f"import losscraft\n\nloss = losscraft.build({body})"
+
+
+def _literal(value: Any, depth: int) -> str:
+    """``value`` as Python source (non-finite floats as ``float("inf")``); nested dicts one key a line."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().tolist()
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # a NumPy scalar
+        value = value.item()
+    if isinstance(value, Mapping):
+        items = [f"{json.dumps(str(k))}: {_literal(v, depth + 1)}" for k, v in value.items()]
+        flat = "{" + ", ".join(items) + "}"
+        if len(flat) + 4 * depth <= 88 or not items:
+            return flat
+        pad = "    " * (depth + 1)
+        return "{\n" + "".join(f"{pad}{it},\n" for it in items) + "    " * depth + "}"
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(_literal(v, depth + 1) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f'float("{value}")'
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return repr(str(value))
+
+
+def _print_recommendations(table_cls: Any, loaded: Any, recs: Any, snippet: str | None) -> None:
+    """The profile, the ranked table, the losses to avoid and the snippet for the top choice."""
+    from rich.markup import escape
+    from rich.syntax import Syntax
+
+    con = _console()
+    feats = f", {len(loaded.feature_names)} feature columns" if loaded.feature_names else ""
+    con.print(
+        f"[bold]{escape(loaded.path)}[/]: target {escape(loaded.target_name)}, {loaded.n} rows{feats}",
+        soft_wrap=True,
+    )
+    if loaded.skipped:
+        con.print(f"  not numeric, left out of the features: {', '.join(loaded.skipped)}", markup=False)
+    con.print(recs.profile)
+    how = "the default goal for this task" if recs.default_goal else "as asked"
+    t = table_cls(
+        title=f"recommended losses, goal {recs.goal} ({how})", title_justify="left", header_style="bold"
+    )
+    for col in ("#", "loss", "score", "settings from the data", "why"):
+        t.add_column(col, overflow="fold")
+    for i, r in enumerate(recs, 1):
+        params = ", ".join(f"{k}={_short(v)}" for k, v in r.params.items()) or "defaults"
+        t.add_row(str(i), r.name, f"{r.score:.2f}", params, "\n".join(f"- {x}" for x in r.reasons))
+    con.print(t)
+    for a in recs.avoid:
+        con.print(f"  avoid {a.name}: {a.reason}", markup=False, soft_wrap=True)
+    if snippet is not None:
+        con.print("[bold]build the top choice:[/]")
+        con.print(Syntax(snippet, "python", theme="ansi_dark", background_color="default"))
+
+
+def _short(value: Any) -> str:
+    """A hyperparameter value for the table: floats to 4 significant digits, long lists cut."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().tolist()
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        shown = ", ".join(_short(v) for v in value[:6])
+        return f"[{shown}{', ...' if len(value) > 6 else ''}]"
+    return repr(value)
 
 
 def _analysis_table(table_cls: Any, report: Any) -> Any:

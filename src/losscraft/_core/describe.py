@@ -58,6 +58,19 @@ JSON_SCHEMAS: dict[str, dict[str, str]] = {
         "lines": "one {loss, label, axis, params, points} per drawn line (the loss panel; the gradient "
         "panel has the same lines)",
     },
+    "losscraft.recommend/1": {
+        "schema": '"losscraft.recommend/1"',
+        "data": "where the data came from: {path, rows, target, target_shape, features (list), "
+        "skipped_features (non-numeric columns left out by --features all)}",
+        "profile": "Profile.to_dict(): the task detected and the rule that decided, class / multilabel / mask / "
+        "regression statistics, label-noise and heteroscedasticity hints, warnings, subsample",
+        "goal": 'the goal the ranking serves, e.g. "mean", "interval:0.8"',
+        "default_goal": "true when the goal is the task's default (no --goal given)",
+        "recommendations": "best first: Recommendation.to_dict() (name, params set from the data, score, "
+        "reasons, config)",
+        "avoid": "list of {name, reason}: losses to avoid for this data and goal",
+        "snippet": "Python that builds the top choice with losscraft.build (null when nothing qualifies)",
+    },
     "losscraft.error/1": {
         "schema": '"losscraft.error/1"',
         "error": "the message (also on stderr); the exit code is 2",

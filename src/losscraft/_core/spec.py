@@ -9,7 +9,7 @@ editor, ``help()`` and the docs show them from the source), and the contract sui
 Every field is either *executable* (checked by a generic test over the whole registry:
 ``params`` domains and defaults, ``properties`` in :data:`CHECKED_PROPERTIES`, ``input_kind``,
 ``target_kind``, ``sample``, ``curve``) or *advisory* (``tasks``, ``summary``,
-``when_to_use``, ``references``).
+``when_to_use``, ``references``, the params' ``role``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ __all__ = [
     "Property",
     "Ref",
     "Relation",
+    "Role",
     "TargetKind",
     "Task",
     "TensorDomain",
@@ -72,6 +73,26 @@ class Task(_StrEnum):
     DISTILLATION = "distillation"
     METRIC_LEARNING = "metric_learning"
     SEGMENTATION = "segmentation"
+    ORDINAL = "ordinal_regression"  # ordered classes (ratings, grades, stages)
+    COUNT = "count_regression"  # non-negative integer counts
+    PROPORTION = "proportion_regression"  # fractions in [0, 1]
+    SOFT_LABELS = "soft_label_classification"  # distributions over classes as targets
+
+
+class Role(_StrEnum):
+    """What the data can set for a hyperparameter (advisory; read by the guide).
+
+    A hyperparameter with a role gets its value from statistics of the user's data, computed
+    once per role rather than per loss.
+    """
+
+    ROBUST_SCALE = "robust_scale"  # residual scale in target units, from a robust residual scale
+    CLASS_WEIGHTS = "class_weights"  # per-class weight vector, from class frequencies
+    CLASS_COUNTS = "class_counts"  # per-class training sample counts
+    CLASS_PRIORS = "class_priors"  # per-class prior probabilities (class frequencies)
+    POS_WEIGHT = "pos_weight"  # per-label weight of positives, n_neg / n_pos
+    QUANTILE_LEVEL = "quantile_level"  # quantile level(s) tau in (0, 1), from the goal
+    SMOOTHING = "smoothing"  # additive overlap smoothing, from foreground and empty-mask shares
 
 
 class InputKind(_StrEnum):
@@ -455,12 +476,17 @@ def _fmt(x: float) -> str:
 
 @dataclass(frozen=True)
 class Param:
-    """A keyword-only hyperparameter: name, default, domain and one line of doc."""
+    """A keyword-only hyperparameter: name, default, domain, one line of doc and its data role.
+
+    ``role`` (keyword only) says what statistic of the user's data can set it (see :class:`Role`);
+    ``None`` when the data has no say.
+    """
 
     name: str
     default: Any
     domain: Domain
     doc: str = ""
+    role: Role | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from ..._core.spec import (
     Property,
     Ref,
     Relation,
+    Role,
     TargetKind,
     Task,
     TensorDomain,
@@ -61,6 +62,7 @@ SPEC = LossSpec(
             TensorDomain(optional=True, positive=True),
             "training samples per class n_c of shape (C,), > 0 (any positive multiple, e.g. "
             "priors, gives the same loss); None = equal counts (plain cross-entropy)",
+            role=Role.CLASS_COUNTS,
         ),
         Param(
             "ignore_index",

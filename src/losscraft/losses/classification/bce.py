@@ -17,7 +17,7 @@ from ._common import binary_curve_call, binary_probabilities_sample, prepare_bin
 SPEC = LossSpec(
     name="bce",
     family=Family.CLASSIFICATION,
-    tasks=(Task.BINARY, Task.MULTILABEL),
+    tasks=(Task.BINARY, Task.MULTILABEL, Task.PROPORTION),
     input_kind=InputKind.PROBABILITIES,
     target_kind=TargetKind.BINARY,
     params=(),

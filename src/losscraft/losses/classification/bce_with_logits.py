@@ -30,6 +30,7 @@ from ..._core.spec import (
     Param,
     Property,
     Ref,
+    Role,
     TargetKind,
     Task,
     TensorDomain,
@@ -40,7 +41,7 @@ from .bce_with_logits_kernel import bce_with_logits_lean
 SPEC = LossSpec(
     name="bce_with_logits",
     family=Family.CLASSIFICATION,
-    tasks=(Task.BINARY, Task.MULTILABEL),
+    tasks=(Task.BINARY, Task.MULTILABEL, Task.PROPORTION),
     input_kind=InputKind.LOGITS,
     target_kind=TargetKind.BINARY,
     params=(
@@ -49,6 +50,7 @@ SPEC = LossSpec(
             None,
             TensorDomain(optional=True),
             "weight of the positive term per label (last dim of input), e.g. n_neg / n_pos",
+            role=Role.POS_WEIGHT,
         ),
         Param(
             "label_smoothing",

@@ -33,6 +33,7 @@ from ..._core.spec import (
     Param,
     Property,
     Ref,
+    Role,
     TargetKind,
     Task,
     TensorDomain,
@@ -42,7 +43,7 @@ from ._common import multiclass_curve_call, multiclass_sample
 SPEC = LossSpec(
     name="cross_entropy",
     family=Family.CLASSIFICATION,
-    tasks=(Task.MULTICLASS,),
+    tasks=(Task.MULTICLASS, Task.SOFT_LABELS),
     input_kind=InputKind.LOGITS,
     target_kind=TargetKind.CLASS_INDEX_OR_PROBABILITIES,
     params=(
@@ -51,6 +52,7 @@ SPEC = LossSpec(
             None,
             TensorDomain(optional=True),
             "per-class weight w_c of shape (C,); 'mean' divides by the sum of w_y",
+            role=Role.CLASS_WEIGHTS,
         ),
         Param(
             "ignore_index",

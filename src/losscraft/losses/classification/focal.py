@@ -32,6 +32,7 @@ from ..._core.spec import (
     Param,
     Property,
     Relation,
+    Role,
     TargetKind,
     Task,
     TensorDomain,
@@ -67,6 +68,7 @@ SPEC = LossSpec(
             None,
             TensorDomain(optional=True),
             "per-class weight alpha_c of shape (C,), like cross_entropy's weight; None = all 1",
+            role=Role.CLASS_WEIGHTS,
         ),
         Param(
             "ignore_index",

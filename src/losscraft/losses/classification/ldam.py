@@ -24,6 +24,7 @@ from ..._core.spec import (
     Property,
     Ref,
     Relation,
+    Role,
     TargetKind,
     Task,
     TensorDomain,
@@ -68,6 +69,7 @@ SPEC = LossSpec(
             TensorDomain(optional=True, positive=True),
             "training samples per class n_c of shape (C,), > 0: margins ~ n_c^(-1/4); "
             "None = the same margin for every class",
+            role=Role.CLASS_COUNTS,
         ),
         Param("max_margin", 0.5, Interval(0.0, math.inf), "largest margin (of the rarest class)"),
         Param("scale", 30.0, Interval(0.0, math.inf, low_closed=False), "s: logits are multiplied by s"),
@@ -76,6 +78,7 @@ SPEC = LossSpec(
             None,
             TensorDomain(optional=True),
             "per-class weight w_c of shape (C,) as in cross_entropy (DRW: class-balanced weights)",
+            role=Role.CLASS_WEIGHTS,
         ),
         Param(
             "ignore_index",

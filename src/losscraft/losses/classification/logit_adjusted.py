@@ -23,6 +23,7 @@ from ..._core.spec import (
     Property,
     Ref,
     Relation,
+    Role,
     TargetKind,
     Task,
     TensorDomain,
@@ -69,6 +70,7 @@ SPEC = LossSpec(
             TensorDomain(optional=True, positive=True),
             "class priors pi_c of shape (C,), > 0, any positive scale (counts work too); "
             "None = uniform (plain cross-entropy)",
+            role=Role.CLASS_PRIORS,
         ),
         Param("tau", 1.0, Interval(0.0, math.inf), "adjustment strength: logits + tau log pi"),
         Param(

@@ -41,7 +41,7 @@ from ..._core.checks import (
 )
 from ..._core.errors import LosscraftError
 from ..._core.numerics import LOG2
-from ..._core.spec import Interval, Param
+from ..._core.spec import Interval, Param, Role
 
 __all__ = [
     "SCALE_PARAM",
@@ -64,6 +64,7 @@ SCALE_PARAM = Param(
     1.0,
     Interval(0.0, math.inf, low_closed=False, high_closed=False),
     "residual size c where the loss leaves its quadratic bowl (target units)",
+    role=Role.ROBUST_SCALE,
 )
 
 

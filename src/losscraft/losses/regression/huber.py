@@ -21,6 +21,7 @@ from ..._core.spec import (
     Param,
     Property,
     Ref,
+    Role,
     TargetKind,
     Task,
 )
@@ -37,6 +38,7 @@ SPEC = LossSpec(
             1.0,
             Interval(0.0, math.inf, low_closed=False),
             "residual size where the loss turns from quadratic to linear (target units)",
+            role=Role.ROBUST_SCALE,
         ),
     ),
     properties=frozenset(

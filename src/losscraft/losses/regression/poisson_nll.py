@@ -59,7 +59,7 @@ def _curve_maker(count: float) -> Callable[..., Call]:
 SPEC = LossSpec(
     name="poisson_nll",
     family=Family.REGRESSION,
-    tasks=(Task.REGRESSION,),
+    tasks=(Task.REGRESSION, Task.COUNT),
     input_kind=InputKind.REAL,
     target_kind=TargetKind.COUNT,
     params=(

@@ -26,6 +26,7 @@ from ..._core.spec import (
     Property,
     Ref,
     Relation,
+    Role,
     TargetKind,
     Task,
 )
@@ -63,6 +64,7 @@ SPEC = LossSpec(
             0.5,
             FloatSeq(Interval(0.0, 1.0, low_closed=False, high_closed=False)),
             "quantile level tau, or a sequence of levels matching input's trailing dimension",
+            role=Role.QUANTILE_LEVEL,
         ),
     ),
     # Properties at the default (tau = 0.5, i.e. half the absolute error).

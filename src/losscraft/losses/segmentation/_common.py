@@ -50,7 +50,7 @@ from ..._core.checks import (
 from ..._core.errors import LosscraftError
 from ..._core.kernels import use_lean
 from ..._core.sampling import randn, uniform
-from ..._core.spec import Call, Choice, Interval, Param, Ref
+from ..._core.spec import Call, Choice, Interval, Param, Ref, Role
 from .sigmoid_sums_kernel import sigmoid_sums
 from .softmax_sums_kernel import softmax_sums
 
@@ -110,6 +110,7 @@ def overlap_params() -> tuple[Param, ...]:
             Interval(0.0, math.inf),
             "additive smoothing in numerator and denominator; > 0 makes empty masks a "
             "perfect score and keeps gradients alive on empty images",
+            role=Role.SMOOTHING,
         ),
         Param(
             "ignore_index",

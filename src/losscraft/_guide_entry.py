@@ -1,0 +1,43 @@
+"""``losscraft.profile`` and ``losscraft.recommend``: thin faces of :mod:`losscraft.guide`.
+
+The guide's statistics use the ``[guide]`` extra (scikit-learn, scipy, pandas); ``import
+losscraft`` stays torch + numpy only, so these import the guide on their first call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .guide.profile import Profile
+    from .guide.recommend import Recommendations
+
+__all__ = ["profile", "recommend"]
+
+
+def profile(
+    target: Any, *, task: Any = None, features: Any = None, max_rows: int = 5000, seed: int = 0
+) -> Profile:
+    """Profile a target (and optionally its features) for choosing a loss.
+
+    The same as :func:`losscraft.guide.profile` (see its docstring; imported on the first call).
+
+    >>> import losscraft
+    >>> losscraft.profile([0, 1, 1, 0, 1, 1]).task
+    'binary_classification'
+    """
+    from .guide import profile as _profile
+
+    return _profile(target, task=task, features=features, max_rows=max_rows, seed=seed)
+
+
+def recommend(
+    target_or_profile: Any, *, goal: Any = None, features: Any = None, task: Any = None, top: int = 3
+) -> Recommendations:
+    """Recommend losses for a target (or a :class:`~losscraft.guide.Profile`), best first, with reasons.
+
+    The same as :func:`losscraft.guide.recommend` (see its docstring; imported on the first call).
+    """
+    from .guide import recommend as _recommend
+
+    return _recommend(target_or_profile, goal=goal, features=features, task=task, top=top)

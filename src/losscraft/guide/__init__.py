@@ -1,0 +1,17 @@
+"""The guide: profile a target (and its features) and recommend losses, with reasons.
+
+``profile(y, task=None, features=None)`` measures what matters for choosing a loss (task,
+imbalance, outliers, tails, label noise...); ``recommend(y_or_profile, goal=None, ...)`` ranks
+the catalog's losses for that data and goal, sets their data-dependent hyperparameters and
+says why. The rules are one table of data (:mod:`losscraft.guide.rules`); the candidates come
+from the registry's metadata. ``losscraft profile``/``recommend`` are the same functions
+(imported on first call, so ``import losscraft`` stays torch + numpy only).
+
+The statistics use the ``[guide]`` extra (scikit-learn, scipy, pandas, pyarrow), imported
+inside the functions that need it: importing this package does not import them.
+"""
+
+from .profile import Profile, profile
+from .recommend import Recommendation, Recommendations, parse_goal, recommend
+
+__all__ = ["Profile", "Recommendation", "Recommendations", "parse_goal", "profile", "recommend"]
