@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .guide.profile import Profile
-    from .guide.recommend import Recommendations
+    from .guide.profiling import Profile
+    from .guide.recommending import Recommendations
 
 __all__ = ["profile", "recommend"]
 

@@ -10,7 +10,7 @@ import torch
 
 from losscraft._core.errors import LosscraftError
 from losscraft._core.spec import Task
-from losscraft.guide.profile import Profile, profile
+from losscraft.guide.profiling import Profile, profile
 
 # the [guide] extra; imported here so that its import time is not charged to the first test
 pytest.importorskip("sklearn.utils.multiclass")

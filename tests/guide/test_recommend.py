@@ -19,9 +19,9 @@ from losscraft._core.registry import register, unregister
 from losscraft._core.sampling import randn
 from losscraft._core.spec import Call, Family, InputKind, LossSpec, Property, Role, TargetKind, Task
 from losscraft.compose import CombinedLoss
-from losscraft.guide.profile import Profile, profile
+from losscraft.guide.profiling import Profile, profile
 
-rec = importlib.import_module("losscraft.guide.recommend")
+rec = importlib.import_module("losscraft.guide.recommending")
 rules = importlib.import_module("losscraft.guide.rules")
 recommend = rec.recommend
 parse_goal = rec.parse_goal

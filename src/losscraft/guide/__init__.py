@@ -11,7 +11,7 @@ The statistics use the ``[guide]`` extra (scikit-learn, scipy, pandas, pyarrow),
 inside the functions that need it: importing this package does not import them.
 """
 
-from .profile import Profile, profile
-from .recommend import Recommendation, Recommendations, parse_goal, recommend
+from .profiling import Profile, profile
+from .recommending import Recommendation, Recommendations, parse_goal, recommend
 
 __all__ = ["Profile", "Recommendation", "Recommendations", "parse_goal", "profile", "recommend"]

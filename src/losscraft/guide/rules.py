@@ -1,4 +1,4 @@
-"""The guide's decision rules: one table of data, read by :func:`losscraft.guide.recommend.recommend`.
+"""The guide's decision rules: one table of data, read by :func:`losscraft.guide.recommending.recommend`.
 
 Each :class:`Rule` row has a condition on the profile's statistics and the goal, an effect on
 the registry entries it selects by their metadata (properties, tasks, input/target kinds, the

@@ -1,6 +1,6 @@
 """Recommend losses for a target: candidates from the registry, ranked by the rule table.
 
-:func:`recommend` profiles the target (or takes a :class:`~losscraft.guide.profile.Profile`),
+:func:`recommend` profiles the target (or takes a :class:`~losscraft.guide.profiling.Profile`),
 collects the registry entries that serve the profile's task (their ``tasks`` and
 ``target_kind``), sets every hyperparameter that has a data :class:`~losscraft.Role` from the
 profile (one computation per role, whichever loss holds it), applies the rows of
@@ -19,7 +19,7 @@ from torch import nn
 from .._core.errors import LosscraftError
 from .._core.registry import LossEntry, build, catalog, lookup
 from .._core.spec import FloatSeq, Role, Task, TensorDomain
-from .profile import Profile, profile
+from .profiling import Profile, profile
 from .rules import (
     BASELINE_OVERRIDES,
     BASELINES,
@@ -648,8 +648,8 @@ def recommend(
     """Rank the catalog's losses for this target and goal, with data-derived settings and reasons.
 
     Args:
-        target_or_profile: the target ``y`` (anything :func:`~losscraft.guide.profile.profile`
-            reads) or a :class:`~losscraft.guide.profile.Profile`.
+        target_or_profile: the target ``y`` (anything :func:`~losscraft.guide.profiling.profile`
+            reads) or a :class:`~losscraft.guide.profiling.Profile`.
         goal: what the model will be judged on (see :func:`parse_goal`); ``None``: the task's
             default goal, stated in the result.
         features: the features ``X`` (raw targets only): pilot-fit residuals, label-noise hint.
