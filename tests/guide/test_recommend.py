@@ -136,16 +136,35 @@ def test_clean_gaussian_regression_gets_mse() -> None:
 
 # --------------------------------------------------------------------------- the documented directions
 def test_outliers_give_bounded_gradient_loss_with_robust_scale() -> None:
-    y = _outliers()
+    """Symmetric gross outliers: a Huber-like loss first, its scale 1.345 x the robust residual scale."""
+    rng = _rng()
+    y = rng.normal(size=3000)
+    y[:300] += rng.choice([-1.0, 1.0], 300) * rng.uniform(10, 20, 300)  # 10%, both sides
     recs = recommend(y)
     top = recs[0]
     spec = _specs(top)[0]
     assert spec.has(Property.BOUNDED_GRADIENT) and spec.has(Property.ROBUST_TO_OUTLIERS)
-    assert recs.profile.regression is not None
+    assert recs.profile.regression is not None and not recs.profile.regression.one_sided
     scale = _role_params(top, Role.ROBUST_SCALE)
     assert scale == [pytest.approx(1.345 * recs.profile.regression.robust_scale)]
     assert any("robust SD" in reason for reason in top.reasons)
     assert "mse" in [a.name for a in recs.avoid]  # gross contamination: squared error is avoided
+    _check_runs(recs, y)
+
+
+def test_one_sided_outliers_give_an_l1_type_loss() -> None:
+    """One-sided gross outliers pull every smooth loss's fit: an L1 / median-type loss first."""
+    y = _outliers()
+    recs = recommend(y)
+    assert recs.profile.regression is not None and recs.profile.regression.one_sided
+    spec = _specs(recs[0])[0]
+    assert spec.has(Property.BOUNDED_GRADIENT) and spec.has(Property.ROBUST_TO_OUTLIERS)
+    assert not spec.has(Property.SMOOTH)
+    assert any("one side" in reason for reason in recs[0].reasons)
+    for rec in recs:  # a loss with a robust scale still gets it from the data
+        for value in _role_params(rec, Role.ROBUST_SCALE):
+            assert value == pytest.approx(1.345 * recs.profile.regression.robust_scale)
+    assert "mse" in [a.name for a in recs.avoid]
     _check_runs(recs, y)
 
 

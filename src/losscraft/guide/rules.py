@@ -402,7 +402,9 @@ RULES: tuple[Rule, ...] = (
         _s(properties=_ROBUST, lacks=(P.SMOOTH,)),
         "the outliers lie mostly on one side: an L1 / median-type loss is not pulled by them",
         "science.md 2.3 [measured + heur]",
-        weight=0.5,
+        # One-sided contamination biases every smooth loss's fit toward the outliers; science.md
+        # puts MAE / quantile-0.5 first there, so this outweighs the convex and heavy-tail rules.
+        weight=2.5,
     ),
     Rule(
         "REG-AVOID-MSE",
