@@ -2,7 +2,8 @@
 
 The decision table is rendered from :mod:`losscraft.guide.rules` (every row with its condition,
 effect, reason and source), and the worked examples run :func:`losscraft.recommend` on data
-sets that ship inside scikit-learn's wheel (``load_*``: no download), so the page cannot drift
+that ships inside the scikit-learn, statsmodels and scikit-image wheels (``sklearn.datasets.load_*``,
+``statsmodels.datasets.*.load_pandas``, ``skimage.data``: no download), so the page cannot drift
 from the code. ``--check`` compares instead of writing.
 """
 
@@ -29,6 +30,7 @@ class Example:
     code: str  # runs in the page's shared namespace (docs code blocks are executed by the tests)
     load: Callable[[], tuple[Any, Any]]  # (target, features) the code computes
     goal: str | None = None
+    task: str | None = None  # overrides the detected task, as the code does
 
 
 def _diabetes() -> tuple[Any, Any]:
@@ -64,6 +66,66 @@ def _digits() -> tuple[Any, Any]:
 
     x, y = load_digits(return_X_y=True)
     return y, x
+
+
+def _randhie() -> tuple[Any, Any]:
+    from statsmodels.datasets import randhie
+
+    data = randhie.load_pandas()
+    return data.endog, data.exog
+
+
+def _stackloss() -> tuple[Any, Any]:
+    from statsmodels.datasets import stackloss
+
+    data = stackloss.load_pandas()
+    return data.endog, data.exog
+
+
+def _engel() -> tuple[Any, Any]:
+    from statsmodels.datasets import engel
+
+    data = engel.load_pandas().data  # its endog is income: the target here is the food spending
+    return data["foodexp"], data[["income"]]
+
+
+def _fair() -> tuple[Any, Any]:
+    from statsmodels.datasets import fair
+
+    data = fair.load_pandas()
+    return data.endog, data.exog
+
+
+def _anes96() -> tuple[Any, Any]:
+    from statsmodels.datasets import anes96
+
+    data = anes96.load_pandas()
+    return data.endog, data.exog
+
+
+TILE = 64  # side of the segmentation tiles, in pixels
+
+
+def _tiles(mask: Any) -> Any:
+    """A 2-D boolean mask cropped to a multiple of TILE and cut into (N, TILE, TILE) uint8 masks."""
+    rows, cols = mask.shape[0] // TILE, mask.shape[1] // TILE
+    cropped = mask[: rows * TILE, : cols * TILE]
+    tiles = cropped.reshape(rows, TILE, cols, TILE).swapaxes(1, 2).reshape(-1, TILE, TILE)
+    return tiles.astype(np.uint8)
+
+
+def _coins() -> tuple[Any, Any]:
+    from skimage import data
+    from skimage.filters import threshold_otsu
+
+    image = data.coins()
+    return _tiles(image > threshold_otsu(image)), None  # one threshold for the whole image
+
+
+def _horse() -> tuple[Any, Any]:
+    from skimage import data
+
+    return _tiles(~data.horse()), None  # horse() is True on the background
 
 
 EXAMPLES: tuple[Example, ...] = (
@@ -128,6 +190,105 @@ EXAMPLES: tuple[Example, ...] = (
         "print([r.name for r in recs])",
         _digit_zero,
         "recall-minority",
+    ),
+    Example(
+        "Doctor visits: a count target",
+        "The RAND Health Insurance Experiment (`statsmodels.datasets.randhie.load_pandas`): "
+        "20,190 person-years, the number of outpatient doctor visits `mdvis` (0 to 77, half of them "
+        "0 or 1) against 9 covariates (log coinsurance, deductibles, income, health status). pandas "
+        "objects go in as they are.",
+        "from statsmodels.datasets import randhie\n\n"
+        "data = randhie.load_pandas()\n"
+        "y, X = data.endog, data.exog\n"
+        "recs = losscraft.recommend(y, features=X)\n"
+        "print([r.name for r in recs])",
+        _randhie,
+    ),
+    Example(
+        "Stack loss: 21 rows with known outliers",
+        "Brownlee's stack-loss plant data (`statsmodels.datasets.stackloss.load_pandas`): the "
+        "percentage of ammonia lost (`STACKLOSS`) on 21 days against air flow, cooling-water "
+        "temperature and acid concentration, the classic robust-regression data set; observations "
+        "1, 3, 4 and 21 are the known outliers (Rousseeuw and Leroy 1987).",
+        "from statsmodels.datasets import stackloss\n\n"
+        "data = stackloss.load_pandas()\n"
+        "y, X = data.endog, data.exog\n"
+        "recs = losscraft.recommend(y, features=X)\n"
+        "print([r.name for r in recs])",
+        _stackloss,
+    ),
+    Example(
+        "Engel's food expenditure: an 80% interval under heteroscedasticity",
+        "Engel's 1857 data on 235 Belgian working-class households "
+        "(`statsmodels.datasets.engel.load_pandas`), Koenker's quantile-regression example: food "
+        "expenditure `foodexp` against household `income`, with a spread that grows with income. "
+        "The data set's own `endog` is income, so the columns are picked by name.",
+        "from statsmodels.datasets import engel\n\n"
+        "households = engel.load_pandas().data\n"
+        'y, X = households["foodexp"], households[["income"]]\n'
+        'recs = losscraft.recommend(y, features=X, goal="interval:0.8")\n'
+        "print(recs[0].name, recs[0].params)",
+        _engel,
+        "interval:0.8",
+    ),
+    Example(
+        "Fair's affairs: mostly zeros, long upper tail",
+        "Fair's 1978 survey of 6,366 married women (`statsmodels.datasets.fair.load_pandas`): time "
+        "spent in extramarital affairs (`affairs`, a non-negative rate, about two-thirds zeros, up to "
+        "57.6) against marriage rating, age, years married, children, religiousness, education and "
+        "occupations. Default goal (the mean).",
+        "from statsmodels.datasets import fair\n\n"
+        "data = fair.load_pandas()\n"
+        "y, X = data.endog, data.exog\n"
+        "recs = losscraft.recommend(y, features=X)\n"
+        "print([r.name for r in recs])",
+        _fair,
+    ),
+    Example(
+        "Party identification: overriding the task (ordinal)",
+        "The 1996 American National Election Study (`statsmodels.datasets.anes96.load_pandas`): "
+        "944 respondents' party identification `PID` on a 7-point scale, 0 (strong Democrat) to 6 "
+        "(strong Republican), against population, left-right self-placement, age, education and "
+        "income. The scale is ordered, so the task is given explicitly; no ordinal loss is "
+        "registered yet, and the guide says what it falls back to.",
+        "from statsmodels.datasets import anes96\n\n"
+        "data = anes96.load_pandas()\n"
+        "y, X = data.endog, data.exog\n"
+        'recs = losscraft.recommend(y, features=X, task="ordinal_regression")\n'
+        "print([r.name for r in recs])",
+        _anes96,
+        task="ordinal_regression",
+    ),
+    Example(
+        "Coins: binary segmentation masks",
+        "scikit-image's `skimage.data.coins()` (303x384 greyscale, in the wheel), thresholded with "
+        "Otsu's method over the whole image (`skimage.filters.threshold_otsu`) and cut into 64x64 "
+        "tiles: 24 masks of shape (64, 64). No features; the default goal for segmentation is overlap.",
+        "import numpy as np\n"
+        "from skimage import data\n"
+        "from skimage.filters import threshold_otsu\n\n"
+        "image = data.coins()\n"
+        "mask = image > threshold_otsu(image)\n"
+        "rows, cols = mask.shape[0] // 64, mask.shape[1] // 64\n"
+        "tiles = mask[: rows * 64, : cols * 64].reshape(rows, 64, cols, 64).swapaxes(1, 2)\n"
+        "masks = tiles.reshape(-1, 64, 64).astype(np.uint8)\n"
+        "recs = losscraft.recommend(masks)\n"
+        "print([r.name for r in recs])",
+        _coins,
+    ),
+    Example(
+        "Horse silhouette: tiles with nothing in them",
+        "The same tiling on `skimage.data.horse()` (328x400 binary silhouette, in the wheel; it is "
+        "True on the background, so it is inverted): 30 masks, a similar foreground fraction, but "
+        "about a quarter of the tiles hold no horse at all, and an overlap score (Dice, IoU) is "
+        "undefined on an empty mask unless it is smoothed or pooled over the batch.",
+        "horse = ~data.horse()\n"
+        "rows, cols = horse.shape[0] // 64, horse.shape[1] // 64\n"
+        "tiles = horse[: rows * 64, : cols * 64].reshape(rows, 64, cols, 64).swapaxes(1, 2)\n"
+        "masks = tiles.reshape(-1, 64, 64).astype(np.uint8)\n"
+        "recs = losscraft.recommend(masks)\n"
+        "print([r.name for r in recs])",
+        _horse,
     ),
 )
 
@@ -235,7 +396,7 @@ def _short(value: Any) -> str:
 def example(ex: Example, previous: str | None = None) -> tuple[list[str], str]:
     """The example's section, and its profile's text (a repeated profile is not printed again)."""
     y, x = ex.load()
-    recs = losscraft.recommend(y, features=x, goal=ex.goal)
+    recs = losscraft.recommend(y, features=x, goal=ex.goal, task=ex.task)
     how = "the default for this task" if recs.default_goal else "as asked"
     measured = str(recs.profile).rstrip()
     lines = [f"### {ex.title}", "", ex.blurb, "", "```python", ex.code, "```", ""]
@@ -271,7 +432,8 @@ that goal, sets their hyperparameters from the data, and says why. The goal come
 loss should be consistent with the metric you will be judged on (Gneiting 2011). The same from
 the shell: `losscraft recommend data.csv --target price --features all [--goal G] [--json]`.
 
-The guide needs the `[guide]` extra (scikit-learn, scipy, pandas, pyarrow):
+The guide needs the `[guide]` extra (scikit-learn, scipy, pandas, pyarrow; statsmodels and
+scikit-image for the bundled data of the worked examples below):
 `pip install 'losscraft[guide]'`. `import losscraft` does not import them.
 
 ```python
@@ -298,7 +460,13 @@ def render() -> str:
         "",
     ]
     lines += decision_table()
-    lines += ["", "## Worked examples", "", "On data that ships with scikit-learn (no download).", ""]
+    lines += [
+        "",
+        "## Worked examples",
+        "",
+        "On data that ships with scikit-learn, statsmodels and scikit-image (no download).",
+        "",
+    ]
     previous = None
     for ex in EXAMPLES:
         section, previous = example(ex, previous)

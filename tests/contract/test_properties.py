@@ -63,3 +63,74 @@ def test_nonnegative_and_finite_on_random_inputs(entry: LossEntry, seed: int, n:
     assert (out >= -1e-12).all()
     mean = entry.function(*args, **c.kwargs)
     assert mean.item() <= out.max().item() + 1e-9 or entry.spec.weight == "class"
+
+
+# ----------------------------------------------------------------------------------------------
+# Advisory properties the guide reads: measured relative to Dice, in both directions, on every
+# overlap entry they could apply to.
+_OVERLAP = [e for e in ENTRIES if Property.OVERLAP_METRIC in e.spec.properties]
+_BINARY_OVERLAP = [
+    e for e in _OVERLAP if e.spec.target_kind.value == "binary" and e.spec.name != "lovasz_softmax"
+]
+_MODED_OVERLAP = [
+    e for e in _OVERLAP if any(p.name == "mode" and p.domain.contains("multiclass") for p in e.spec.params)
+]
+
+
+def _fn_fp_ratio(name: str) -> float:
+    """loss(5 missed foreground pixels) / loss(5 false foreground pixels), 20 foreground of 100."""
+    from losscraft import build
+
+    g = torch.zeros(1, 1, 10, 10, dtype=torch.float64)
+    g[0, 0, :2, :] = 1.0
+    perfect = torch.where(g > 0, 30.0, -30.0)
+    fn, fp = perfect.clone(), perfect.clone()
+    fn[0, 0, 0, :5] = -30.0
+    fp[0, 0, 5, :5] = 30.0
+    loss = build({"name": name})
+    return float(loss(fn, g)) / float(loss(fp, g))
+
+
+@pytest.mark.parametrize("entry", _BINARY_OVERLAP, ids=[e.name for e in _BINARY_OVERLAP])
+def test_favours_recall_is_measured(entry: LossEntry) -> None:
+    # Dice already charges a miss more than a false alarm (the miss also costs a true positive):
+    # 1.28 here; Tversky (alpha 0.3, beta 0.7) 2.69. Declared iff at least 1.5x Dice's ratio.
+    measured = _fn_fp_ratio(entry.name) > 1.5 * _fn_fp_ratio("dice")
+    assert measured == (Property.FAVOURS_RECALL in entry.spec.properties), _fn_fp_ratio(entry.name)
+
+
+def _small_large_ratio(name: str) -> float:
+    """loss(one pixel of a 2-pixel class missed) / loss(one pixel of a 60-pixel class missed)."""
+    from losscraft import build
+
+    t = torch.zeros(1, 10, 10, dtype=torch.long)
+    t[0, :6, :] = 1
+    t[0, 9, :2] = 2
+    perfect = torch.where(torch.nn.functional.one_hot(t, 3).permute(0, 3, 1, 2) > 0, 30.0, -30.0).double()
+
+    def miss(cls: int) -> torch.Tensor:
+        x = perfect.clone()
+        r, c = (t[0] == cls).nonzero()[0].tolist()
+        x[0, :, r, c] = -30.0
+        x[0, 0, r, c] = 30.0  # predicted as background
+        return x
+
+    loss = build({"name": name, "mode": "multiclass"})
+    return float(loss(miss(2), t)) / float(loss(miss(1), t))
+
+
+@pytest.mark.parametrize("entry", _MODED_OVERLAP, ids=[e.name for e in _MODED_OVERLAP])
+def test_volume_weighted_is_measured(entry: LossEntry) -> None:
+    # the per-class mean of Dice already favours the small class (12x here); 1/V^2 weights 335x.
+    # Declared iff at least 5x Dice's ratio.
+    measured = _small_large_ratio(entry.name) > 5.0 * _small_large_ratio("dice")
+    assert measured == (Property.VOLUME_WEIGHTED in entry.spec.properties), _small_large_ratio(entry.name)
+
+
+def test_advisory_property_checks_cover_their_entries() -> None:
+    for prop, covered in (
+        (Property.FAVOURS_RECALL, _BINARY_OVERLAP),
+        (Property.VOLUME_WEIGHTED, _MODED_OVERLAP),
+    ):
+        declaring = {e.name for e in ENTRIES if prop in e.spec.properties}
+        assert declaring and declaring <= {e.name for e in covered}

@@ -393,3 +393,84 @@ def test_nan_features_rows_left_out() -> None:
     p = profile(y, features=x)
     assert any("5 rows have NaN or inf features" in w for w in p.warnings)
     assert p.regression is not None and p.regression.residuals_from.startswith("RANSAC")
+
+
+# ---------------------------------------------------------------------------------------------
+# integer quantities, long tails, the noise hint's chance level
+
+
+def test_integer_quantity_with_gaps_and_rare_levels_is_not_classes() -> None:
+    rng = _rng()
+    # overdispersed counts with many zeros and a long tail (doctor visits): 20,000 rows, ~60 levels
+    visits = rng.negative_binomial(0.7, 0.2, 20_000)
+    p = profile(visits)
+    assert p.task == Task.COUNT.value
+    assert "never seen" in p.task_rule or "upper tail" in p.task_rule
+    assert "class labels" in p.task_rule
+    # 21 integer measurements spread over 7..42 without zeros: a quantity, not 15 classes
+    stack = np.array([42, 37, 37, 28, 18, 18, 19, 20, 15, 14, 14, 13, 11, 12, 8, 7, 8, 8, 9, 15, 15])
+    assert profile(stack).task == Task.REGRESSION.value
+    # class indices 0..9, every class present, one of them rare: still classes
+    labels = np.repeat(np.arange(10), [300, 250, 200, 150, 100, 80, 60, 40, 20, 3])
+    q = profile(labels)
+    assert q.task == Task.MULTICLASS.value
+    assert any("fewer than 5 samples" in w for w in q.warnings)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("gamma", True),
+        ("lognormal", True),
+        ("zero_inflated", True),
+        ("poisson_contaminated", False),
+        ("normal_contaminated", False),
+    ],
+)
+def test_long_upper_tail_told_from_contamination(name: str, expected: bool) -> None:
+    rng = _rng()
+    n = 5000
+    if name == "gamma":
+        y = rng.gamma(2.0, 1.0, n)
+    elif name == "lognormal":
+        y = rng.lognormal(0.0, 1.0, n)
+    elif name == "zero_inflated":
+        y = np.where(rng.random(n) < 0.6, 0.0, rng.gamma(1.0, 3.0, n))
+    elif name == "poisson_contaminated":
+        y = rng.poisson(3.0, n).astype(float)
+        y[: n // 10] = rng.integers(60, 100, n // 10)
+    else:
+        y = np.abs(rng.normal(5.0, 1.0, n))
+        y[: n // 10] += 20.0
+    r = profile(y).regression
+    assert r is not None and r.nonnegative
+    assert r.outlier_fraction > 0.01 and r.outlier_side == "upper"
+    assert r.long_upper_tail is expected
+
+
+def test_heavy_tail_flag_agrees_with_the_reported_residual_statistics() -> None:
+    rng = _rng()
+    for y in (rng.standard_t(2.0, 4000), rng.normal(size=4000), rng.laplace(size=4000)):
+        r = profile(y).regression
+        assert r is not None
+        assert r.heavy_tails == (r.excess_kurtosis > 3.0 or r.tail_ratio > 4.0)
+        # without features the residuals are the targets around their median
+        assert r.tail_ratio == pytest.approx(
+            float(np.subtract(*np.quantile(y, [0.975, 0.025])) / np.subtract(*np.quantile(y, [0.75, 0.25])))
+        )
+
+
+@pytest.mark.parametrize("classes", [2, 4])
+def test_label_noise_chance_level_matches_the_binomial(classes: int) -> None:
+    from scipy.stats import binom
+
+    # labels independent of the features: each of the 10 neighbours disagrees with probability
+    # 1 - 1/C, so the share with a disagreeing majority (> 5 of 10) is a binomial tail
+    rng = _rng()
+    x = rng.normal(size=(4000, 2))
+    y = rng.integers(0, classes, 4000)
+    p = profile(y, features=x)
+    expected = float(binom.sf(5, 10, 1.0 - 1.0 / classes))
+    assert p.label_noise_chance == pytest.approx(expected, abs=0.03)
+    assert p.label_noise == pytest.approx(expected, abs=0.03)
+    assert any("barely predict the label" in w for w in p.warnings)

@@ -139,6 +139,8 @@ class Property(_StrEnum):
     DOWNWEIGHTS_EASY = "downweights_easy_examples"
     NEEDS_LOGITS = "needs_logits"
     OVERLAP_METRIC = "overlap_metric"  # optimises a set-overlap score (Dice/IoU)
+    FAVOURS_RECALL = "favours_recall"  # at its defaults a missed target unit costs more than in Dice
+    VOLUME_WEIGHTED = "volume_weighted"  # weighs each class by the inverse of its target volume
 
 
 CHECKED_PROPERTIES = frozenset(

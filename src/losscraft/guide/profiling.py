@@ -61,6 +61,19 @@ HEAVY_TAIL_RATIO = 4.0  # (Q.975-Q.025)/(Q.75-Q.25); 2.91 at the normal [heur]
 COUNT_ZERO_SHARE = 0.2  # share of zeros from which many distinct integers read as counts [heur]
 POISSON_TV = 0.1  # total-variation distance to Poisson(mean) under which integers look like counts [heur]
 HEAVY_SUBSAMPLE = 0.1  # warn when the costly statistics see less than this share of the rows
+QUANTITY_LEVELS = 8  # integer levels from which gaps and rare levels read as a quantity [heur]
+QUANTITY_MISSING = 0.1  # share of the integer range never observed (gaps) [heur]
+QUANTITY_RARE = 0.25  # share of levels seen fewer than MIN_CLASS_SAMPLES times [heur]
+SKEWED = 1.0  # skewness above which a non-negative target is "skewed" (science.md 2.3) [heur]
+# Skewness of the target without its far values (|modified z| <= 3.5), above which the far values
+# read as the tail of a skewed distribution rather than contamination. Measured on synthetic
+# data: gamma(2), lognormal, Pareto, negative binomial bulks 0.86-1.24; Poisson(3 or 10) or
+# normal targets with 10% gross upward contamination 0.02-0.46 [heur, measured]
+BULK_SKEWED = 0.75
+NOISE_CHANCE_RATIO = (
+    0.75  # kNN disagreement above this share of the shuffled-label rate: uninformative [heur]
+)
+NOISE_SHUFFLES = 5
 
 
 def _valid_tasks() -> tuple[str, ...]:
@@ -112,11 +125,17 @@ class RegressionStats:
     residuals_from: str  # "targets" or "RANSAC pilot fit on N rows"
     outlier_fraction: float  # share with |modified z| > 3.5
     one_sided: bool
-    skewness: float
-    excess_kurtosis: float
+    outlier_side: str  # "upper", "lower", "both" (>= ONE_SIDED_SHARE on neither side) or "none"
+    long_upper_tail: bool  # non-negative, skewed even without its far values, which lie above
+    skewness: float  # of the target
+    bulk_skewness: float  # of the target without its far values (|modified z| <= 3.5 around its median)
+    excess_kurtosis: float  # of the residuals
+    tail_ratio: float  # (Q.975 - Q.025) / (Q.75 - Q.25) of the residuals; 2.91 at the normal
     heavy_tails: bool
     nonnegative: bool
     zero_share: float
+    mean: float
+    dispersion: float | None  # variance / mean for a non-negative target (1 for Poisson)
     integer_valued: bool
     minimum: float
     maximum: float
@@ -136,6 +155,7 @@ class Profile:
     masks: MaskStats | None = None
     regression: RegressionStats | None = None
     label_noise: float | None = None
+    label_noise_chance: float | None = None  # the same rate with the labels shuffled (no signal)
     heteroscedasticity: float | None = None
     subsample: int | None = None
 
@@ -184,37 +204,41 @@ class Profile:
             rows.append(
                 (
                     "location/scale",
-                    f"median {_fmt(r.median)}, MAD {_fmt(r.mad)}, robust scale {_fmt(r.robust_scale)} "
-                    f"(residuals from {r.residuals_from})",
+                    f"target median {_fmt(r.median)}, MAD {_fmt(r.mad)}; residual robust scale "
+                    f"{_fmt(r.robust_scale)} (residuals from {r.residuals_from})",
                 )
             )
             rows.append(
                 (
                     "outliers",
                     f"{r.outlier_fraction:.2%} beyond |modified z| > {MODIFIED_Z}"
-                    + (", mostly one-sided" if r.one_sided else ""),
+                    + (f", mostly {r.outlier_side}" if r.one_sided else "")
+                    + (" (the long tail of a skewed non-negative target)" if r.long_upper_tail else ""),
                 )
             )
             rows.append(
                 (
                     "shape",
-                    f"skewness {_fmt(r.skewness)}, excess kurtosis {_fmt(r.excess_kurtosis)}"
+                    f"skewness {_fmt(r.skewness)} ({_fmt(r.bulk_skewness)} without the far values); residuals: "
+                    f"excess kurtosis {_fmt(r.excess_kurtosis)}, tail ratio {_fmt(r.tail_ratio)}"
                     + (", heavy tails" if r.heavy_tails else ""),
                 )
             )
             rows.append(
                 (
                     "range",
-                    f"[{_fmt(r.minimum)}, {_fmt(r.maximum)}], zeros {r.zero_share:.1%}"
+                    f"[{_fmt(r.minimum)}, {_fmt(r.maximum)}], mean {_fmt(r.mean)}, zeros {r.zero_share:.1%}"
                     + (", non-negative" if r.nonnegative else "")
-                    + (", integer-valued" if r.integer_valued else ""),
+                    + (", integer-valued" if r.integer_valued else "")
+                    + (f", variance/mean {_fmt(r.dispersion)}" if r.dispersion is not None else ""),
                 )
             )
         if self.label_noise is not None:
             rows.append(
                 (
                     "label noise",
-                    f"{self.label_noise:.1%} of samples disagree with their {KNN_K} nearest neighbours",
+                    f"{self.label_noise:.1%} of samples disagree with most of their {KNN_K} nearest "
+                    f"neighbours ({_fmt_share(self.label_noise_chance)} with shuffled labels)",
                 )
             )
         if self.heteroscedasticity is not None:
@@ -250,6 +274,10 @@ class Profile:
         if self.warnings:
             parts.append(Text("\n".join(f"! {w}" for w in self.warnings), style="yellow"))
         return Panel(Group(*parts), title="losscraft profile", expand=False)
+
+
+def _fmt_share(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
 
 
 def _fmt(x: float) -> str:
@@ -341,10 +369,17 @@ def _regression_stats(
     out = np.abs(z) > MODIFIED_Z
     n_out = int(out.sum())
     one_sided = False
+    side = "none"
     if n_out >= max(3, int(0.005 * len(residuals))):
         up = float(np.mean(residuals[out] > rmed))
-        one_sided = up >= ONE_SIDED_SHARE or up <= 1 - ONE_SIDED_SHARE
-    skew, kurt = _moments(y)
+        side = "upper" if up >= ONE_SIDED_SHARE else "lower" if up <= 1 - ONE_SIDED_SHARE else "both"
+        one_sided = side != "both"
+    skew, _ = _moments(y)
+    yz, _, _ = _robust_z(y)
+    bulk_skew, _ = _moments(y[np.abs(yz) <= MODIFIED_Z])
+    nonneg = bool(y.min() >= 0)
+    mean = float(y.mean())
+    dispersion = float(y.var()) / mean if nonneg and mean > 0 else None
     _, rkurt = _moments(residuals)
     q = np.quantile(residuals, [0.025, 0.25, 0.75, 0.975])
     iqr = float(q[2] - q[1])
@@ -357,11 +392,19 @@ def _regression_stats(
         residuals_from=residuals_from,
         outlier_fraction=float(n_out / len(residuals)),
         one_sided=bool(one_sided),
+        outlier_side=side,
+        # a skewed non-negative target's far values on its long side are its shape, which the
+        # mean must follow: told apart from contamination by the rules (science.md 2.3)
+        long_upper_tail=nonneg and skew > SKEWED and bulk_skew > BULK_SKEWED and side == "upper",
         skewness=float(skew),
-        excess_kurtosis=float(kurt),
+        bulk_skewness=float(bulk_skew),
+        excess_kurtosis=float(rkurt),
+        tail_ratio=ratio,
         heavy_tails=bool(heavy),
-        nonnegative=bool(y.min() >= 0),
+        nonnegative=nonneg,
         zero_share=float(np.mean(y == 0)),
+        mean=mean,
+        dispersion=dispersion,
         integer_valued=bool(np.all(y == np.round(y))),
         minimum=float(y.min()),
         maximum=float(y.max()),
@@ -413,8 +456,17 @@ def _spearman(a: NDArray[np.float64], b: NDArray[np.float64]) -> float | None:
     return float((ra * rb).sum() / den)
 
 
-def _knn_disagreement(x: NDArray[np.float64], labels: NDArray[Any]) -> float | None:
-    """Share of samples whose label differs from more than half of their k nearest neighbours."""
+def _knn_disagreement(
+    x: NDArray[np.float64], labels: NDArray[Any], seed: int = 0
+) -> tuple[float, float] | None:
+    """Share of samples whose label differs from more than half of their k nearest neighbours.
+
+    Returns ``(rate, chance)``: ``chance`` is the same rate with the labels shuffled over the same
+    neighbour graph (the mean of a few shuffles), i.e. what the rate is when the features say
+    nothing about the label. The rate tracks injected symmetric noise on separable classes
+    (science.md 2.2), but class overlap raises it too: a rate near ``chance`` means the features
+    barely predict the label, and then it cannot tell noise from overlap.
+    """
     from sklearn.neighbors import NearestNeighbors
 
     n = len(labels)
@@ -431,8 +483,14 @@ def _knn_disagreement(x: NDArray[np.float64], labels: NDArray[Any]) -> float | N
     keep = np.ones_like(idx, dtype=bool)
     keep[np.arange(n), first_self] = False
     neigh = idx[keep].reshape(n, k)
-    differ = (labels[neigh] != labels[:, None]).sum(axis=1)
-    return float(np.mean(differ > k / 2))
+
+    def rate(lab: NDArray[Any]) -> float:
+        differ = (lab[neigh] != lab[:, None]).sum(axis=1)
+        return float(np.mean(differ > k / 2))
+
+    rng = np.random.default_rng(seed)
+    chance = float(np.mean([rate(rng.permutation(labels)) for _ in range(NOISE_SHUFFLES)]))
+    return rate(labels), chance
 
 
 # ----------------------------------------------------------------------------------------------
@@ -483,30 +541,48 @@ def _detect_1d(y: NDArray[Any]) -> tuple[str, str]:
             return PROPORTION, f"continuous values within [0, 1] ({k} distinct) -> proportions"
         return REGRESSION, f"continuous values ({k} distinct) -> regression"
     limit = max(20.0, 0.05 * n)
+    span = float(values[-1] - values[0] + 1)
+    missing = 1.0 - k / span
+    is_rare = counts < MIN_CLASS_SAMPLES
+    rare = int(is_rare.sum())
+    # the rare levels all lie above the most frequent one: a right tail
+    tail = rare > 0 and bool(values[is_rare].min() > values[int(np.argmax(counts))])
+    where = f"{k} distinct integers in [{_plain(values[0])}, {_plain(values[-1])}]"
+    why = ""
+    # Class indices are 0..C-1 with every class present; a measured quantity leaves gaps in its
+    # range, or sees many of its levels only a few times, in its upper tail.
     if k > limit:
+        why = f"{k} distinct integers > max(20, 0.05n) = {limit:g}"
+    elif values[0] >= 0 and k >= 3 and (poisson := _looks_poisson(values, counts))[0]:
+        _, disp, tv = poisson
+        return (
+            COUNT,
+            f"non-negative integers with variance/mean {disp:.2f} and frequencies within total "
+            f"variation {tv:.3f} of Poisson -> counts",
+        )
+    elif k > 20 and missing >= QUANTITY_MISSING:
+        why = f"{where} with {missing:.0%} of that range never seen"
+    elif k >= QUANTITY_LEVELS and rare >= QUANTITY_RARE * k and (missing >= QUANTITY_MISSING or tail):
+        why = f"{where}, {rare} levels seen fewer than {MIN_CLASS_SAMPLES} times" + (
+            f", {missing:.0%} of the range never seen" if missing >= QUANTITY_MISSING else " (an upper tail)"
+        )
+    if why:
+        undo = f"pass task='{MULTICLASS}' if they are class labels"
         if values[0] >= 0:
-            # Many distinct integers are a quantity; they are counts when they look like counts:
-            # many zeros or a Poisson-like variance/mean (science.md 2.1).
+            # A quantity of non-negative integers is a count when it looks like one: many zeros
+            # or a Poisson-like variance/mean (science.md 2.1).
             zeros = float(counts[0] / n) if values[0] == 0 else 0.0
             mean = float((values * counts).sum() / n)
             disp = float(((values - mean) ** 2 * counts).sum() / n) / mean if mean > 0 else 0.0
             shape = f"variance/mean {disp:.2f}, {100 * zeros:.0f}% zeros"
             if zeros >= COUNT_ZERO_SHARE or 0.75 <= disp <= 1.33:
-                return COUNT, f"{k} distinct non-negative integers, {shape} -> counts"
+                return COUNT, f"{why}, {shape} -> counts ({undo})"
             return (
                 REGRESSION,
-                f"{k} distinct integers > max(20, 0.05n) = {limit:g}, {shape} (not count-like) -> "
-                f"regression (pass task='{COUNT}' if they are counts)",
+                f"{why}, {shape} (not count-like) -> regression (pass task='{COUNT}' if they are counts, "
+                f"or {undo[5:]})",
             )
-        return REGRESSION, f"{k} distinct integers > max(20, 0.05n) = {limit:g} -> regression"
-    if values[0] >= 0 and k >= 3:
-        match, disp, tv = _looks_poisson(values, counts)
-        if match:
-            return (
-                COUNT,
-                f"non-negative integers with variance/mean {disp:.2f} and frequencies within total "
-                f"variation {tv:.3f} of Poisson -> counts",
-            )
+        return REGRESSION, f"{why} -> regression ({undo})"
     contiguous = bool(values[-1] - values[0] == k - 1)
     if contiguous and 3 <= k <= 11 and values[0] != 0:
         return (
@@ -680,6 +756,7 @@ def profile(
     masks: MaskStats | None = None
     regression: RegressionStats | None = None
     label_noise: float | None = None
+    noise_chance: float | None = None
     hetero: float | None = None
     subsample: int | None = None
 
@@ -715,7 +792,15 @@ def profile(
             lab_all = _labels_of(y)
             sel = np.flatnonzero(rows_ok)
             sub = sel[pick(len(sel))]
-            label_noise = _knn_disagreement(x[sub], np.asarray(lab_all[sub]))
+            knn = _knn_disagreement(x[sub], np.asarray(lab_all[sub]), seed)
+            if knn is not None:
+                label_noise, noise_chance = knn
+                if label_noise > 0.1 and label_noise >= NOISE_CHANCE_RATIO * noise_chance:
+                    warn.append(
+                        f"the features barely predict the label: {label_noise:.0%} of samples disagree "
+                        f"with most of their {KNN_K} nearest neighbours, {noise_chance:.0%} with shuffled "
+                        "labels; the label-noise hint cannot tell noise from class overlap here"
+                    )
     elif task_name == MULTILABEL:
         if yv.ndim != 2 or not _is01(yv):
             raise LosscraftError(
@@ -799,6 +884,7 @@ def profile(
         masks=masks,
         regression=regression,
         label_noise=label_noise,
+        label_noise_chance=noise_chance,
         heteroscedasticity=hetero,
         subsample=subsample,
     )

@@ -36,10 +36,12 @@ from .rules import (
     Rule,
     Select,
 )
+from .tuning import efficiency_constant
 
 __all__ = ["Avoid", "Goal", "Recommendation", "Recommendations", "parse_goal", "recommend"]
 
-# Huber's tuning constant: 95% efficiency at the normal (Huber 1964); applied to every ROBUST_SCALE.
+# Huber's tuning constant (95% efficiency at the normal, Huber 1964): the fallback for a
+# ROBUST_SCALE loss whose own constant cannot be computed (guide.tuning.efficiency_constant).
 HUBER_K = 1.345
 BALANCED_RATIO = 1.5  # imbalance ratio up to which classes count as balanced (Buda et al. 2018)
 POS_WEIGHT_CAP = 50.0  # science.md 2.4: never the raw (1-f)/f; square root, capped
@@ -270,10 +272,10 @@ def _role_values(prof: Profile, goal: Goal) -> dict[Role, _RoleValue]:
     out: dict[Role, _RoleValue] = {}
     reg = prof.regression
     if reg is not None and math.isfinite(reg.robust_scale) and reg.robust_scale > 0:
+        # sigma-hat itself: each loss multiplies it by its own 95%-efficiency constant (_robust_scale)
         out[Role.ROBUST_SCALE] = _RoleValue(
-            HUBER_K * reg.robust_scale,
-            f"{{param}} = {HUBER_K} x robust scale {reg.robust_scale:.4g} (1.4826 x MAD of residuals from "
-            f"{reg.residuals_from}; Huber 1964)",
+            reg.robust_scale,
+            f"robust scale {reg.robust_scale:.4g} (1.4826 x MAD of residuals from {reg.residuals_from})",
         )
     cs = prof.classes
     if cs is not None and len(cs.counts) >= 2 and min(cs.counts) > 0:
@@ -378,6 +380,19 @@ class _Candidate:
         return f"{self.name}({', '.join(parts)})" if parts else self.name
 
 
+def _robust_scale(entry: LossEntry, name: str, sigma: _RoleValue) -> tuple[float, str]:
+    """``k * sigma-hat`` with the loss's own 95%-efficiency constant ``k`` (Huber's 1.345 if none)."""
+    k = efficiency_constant(entry)
+    if k is None:
+        return HUBER_K * sigma.value, (
+            f"{name} = {HUBER_K} x {sigma.reason} (Huber's constant: no 95%-efficiency constant for this loss)"
+        )
+    return k * sigma.value, (
+        f"{name} = {k:.4g} x {sigma.reason}; {k:.4g} gives 95% efficiency at the normal "
+        "(Holland & Welsch 1977)"
+    )
+
+
 def _make_variants(
     entry: LossEntry, values: dict[Role, _RoleValue], baseline: bool, note: str | None
 ) -> list[_Candidate]:
@@ -391,10 +406,14 @@ def _make_variants(
     for p in entry.spec.params:
         if p.role is None or p.role not in values:
             continue
-        v = _fit(p.domain, values[p.role].value)
+        if p.role == Role.ROBUST_SCALE:
+            v, text = _robust_scale(entry, p.name, values[p.role])
+            v = _fit(p.domain, v)
+        else:
+            v = _fit(p.domain, values[p.role].value)
+            text = values[p.role].reason.format(param=p.name)
         if v is None:
             continue
-        text = values[p.role].reason.format(param=p.name)
         if p.role in IMBALANCE_ROLES:
             weighted[p.name] = v
             wroles.add(p.role)
@@ -419,6 +438,9 @@ def _facts(prof: Profile, goal: Goal) -> dict[str, Any]:
         imbalance = max_pos
     elif cs is not None and len(cs.counts) == 2 and cs.counts[1] > 0:
         max_pos = cs.counts[0] / cs.counts[1]
+    reg = prof.regression
+    poisson_zeros = math.exp(-reg.mean) if reg is not None and reg.nonnegative else None
+    noise, chance = prof.label_noise, prof.label_noise_chance
     return {
         "task": prof.task,
         "goal": goal.kind,
@@ -426,7 +448,14 @@ def _facts(prof: Profile, goal: Goal) -> dict[str, Any]:
         "multilabel": ml,
         "masks": masks,
         "regression": prof.regression,
-        "label_noise": prof.label_noise,
+        "label_noise": noise,
+        "label_noise_chance": chance,
+        "noise_vs_chance": noise / chance if noise is not None and chance else None,
+        "skewed_mean": goal.kind == "mean" and reg is not None and reg.long_upper_tail,
+        "poisson_zeros": poisson_zeros,
+        "excess_zeros": reg.zero_share - poisson_zeros
+        if reg is not None and poisson_zeros is not None
+        else None,
         "heteroscedasticity": prof.heteroscedasticity,
         "n_classes": len(cs.labels) if cs is not None else None,
         "imbalance_ratio": imbalance,
@@ -555,7 +584,7 @@ def _collect(
                 seen.add(e.name)
                 out += _make_variants(e, values, e.name == baseline_name, note)
         for ext in TASK_EXTENSIONS:
-            if ext.task != t:
+            if ext.task != t or not all(_holds(facts, c) for c in ext.when):
                 continue
             for e in _entries_for(ext.other, ext.other):
                 cand = _Candidate((e,), [{}], set(), False)
@@ -700,7 +729,7 @@ def recommend(
     cands = _apply(_collect(tasks, data_task, values, None, facts), facts, avoid)
     if not cands:
         for fb in FALLBACKS:
-            if fb.task == data_task:
+            if fb.task == data_task and (not fb.goals or g.kind in fb.goals):
                 notes.append(fb.reason)
                 cands = _apply(
                     _collect(list(fb.others), fb.others[0], values, fb.reason, facts), facts, avoid
@@ -709,9 +738,26 @@ def recommend(
                     break
     if not cands:
         raise LosscraftError(f"recommend: no registered loss serves {prof.task} (goal {g.text!r})")
-    cands.sort(key=lambda c: (-c.score, sum(len(e.spec.params) for e in c.entries) - len(c.roles), c.name))
+    # Ties: the unweighted form first (re-weighting has a price, science.md 2.2), then the loss
+    # with fewer hyperparameters left at their defaults, then the name.
+    cands.sort(
+        key=lambda c: (
+            -c.score,
+            bool(c.roles & IMBALANCE_ROLES),
+            sum(len(e.spec.params) for e in c.entries) - len(c.roles),
+            c.name,
+        )
+    )
+    # A loss no rule spoke for is not a recommendation: list only those with a positive score
+    # (at least the best one), and say so when that leaves fewer than ``top``.
+    kept = [c for c in cands if c.score > 0] or cands[:1]
+    if len(kept) < top and len(cands) > len(kept):
+        notes.append(
+            f"only {len(kept)} loss(es) have a reason for this data and goal; "
+            f"the other {len(cands) - len(kept)} candidate(s) have none and are not listed"
+        )
     items = []
-    for c in cands[:top]:
+    for c in kept[:top]:
         config, loss = _build(c)
         params: dict[str, Any] = (
             dict(c.params[0])

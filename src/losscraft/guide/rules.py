@@ -129,21 +129,27 @@ class Combination:
 
 @dataclass(frozen=True)
 class Extension:
-    """Losses of another task that also serve this one, with the reason (shown to the user)."""
+    """Losses of another task that also serve this one (when ``when`` holds), with the reason."""
 
     task: Task
     other: Task
     select: Select
     reason: str
+    when: tuple[Condition, ...] = ()
 
 
 @dataclass(frozen=True)
 class Fallback:
-    """Where to look when no registered loss serves a task (or survives its requirements)."""
+    """Where to look when no registered loss serves a task (or survives its requirements).
+
+    ``goals``: the goal kinds this fallback is for (empty: any goal); the first row that applies
+    and yields candidates is used.
+    """
 
     task: Task
     others: tuple[Task, ...]
     reason: str
+    goals: tuple[str, ...] = ()
 
 
 def _s(**kw: Any) -> Select:
@@ -164,6 +170,7 @@ T = Task
 BASELINES: dict[Task, str] = {
     T.REGRESSION: "mse",
     T.QUANTILE_REGRESSION: "mse",
+    T.COUNT: "mse",
     T.BINARY: "bce_with_logits",
     T.MULTILABEL: "bce_with_logits",
     T.PROPORTION: "bce_with_logits",
@@ -264,14 +271,30 @@ TASK_EXTENSIONS: tuple[Extension, ...] = (
         _s(properties=(P.ROBUST_TO_OUTLIERS,), input_kinds=(InputKind.LOGITS,)),
         "a binary target is a 2-class problem: the model outputs 2 logits per sample",
     ),
+    Extension(
+        T.REGRESSION,
+        T.COUNT,
+        _s(baseline=False),
+        "a non-negative target: count losses' deviances are defined for non-negative real values too "
+        "(quasi-likelihood, McCullagh & Nelder 1989)",
+        when=(("regression.nonnegative", "==", True),),
+    ),
 )
 
 FALLBACKS: tuple[Fallback, ...] = (
     Fallback(
         T.ORDINAL,
-        (T.MULTICLASS, T.REGRESSION),
-        "no registered loss serves ordinal_regression yet: the levels are treated as classes "
-        "(order ignored) or as numbers (equal spacing assumed)",
+        (T.REGRESSION,),
+        "no registered loss serves ordinal_regression yet: for this goal the levels are treated as "
+        "numbers (equal spacing assumed)",
+        goals=_REG_GOALS,
+    ),
+    Fallback(
+        T.ORDINAL,
+        (T.MULTICLASS,),
+        "no registered loss serves ordinal_regression yet: for class probabilities the levels are "
+        "treated as classes (order ignored)",
+        goals=_CLS_GOALS,
     ),
     Fallback(
         T.COUNT,
@@ -308,6 +331,11 @@ DERIVED_FACTS: dict[str, str] = {
     "min_positive_rate": "smallest positive rate over the labels (multilabel)",
     "max_pos_ratio": "largest negative/positive ratio over the labels (binary: n0/n1)",
     "quantile_levels": "the quantile levels the goal asks for",
+    "skewed_mean": "the goal is the mean and the far values are the long upper tail of a skewed "
+    "non-negative target (regression.long_upper_tail)",
+    "noise_vs_chance": "label_noise / label_noise_chance: near 1 the features do not predict the label",
+    "poisson_zeros": "share of zeros a Poisson with the target's mean predicts, exp(-mean)",
+    "excess_zeros": "regression.zero_share - poisson_zeros (non-negative targets)",
 }
 
 _CLS = (T.BINARY.value, T.MULTICLASS.value)
@@ -347,6 +375,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "REG-CLEAN",
         (
+            ("task", "!=", T.COUNT.value),  # counts: the Poisson deviance vs MSE is COUNT-POISSON's call
             ("regression.outlier_fraction", "<", 0.01),
             ("regression.heavy_tails", "==", False),
             ("goal", "==", "mean"),
@@ -360,7 +389,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "REG-CONTAMINATED",
-        (("regression.outlier_fraction", ">=", 0.01),),
+        (
+            ("goal", "==", "mean"),
+            ("skewed_mean", "==", False),
+            ("regression.outlier_fraction", ">=", 0.01),
+        ),
         "prefer",
         _s(properties=_ROBUST),
         "{regression.outlier_fraction:.1%} of targets lie more than 3.5 robust SD out (residuals from "
@@ -370,7 +403,12 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "REG-MODERATE-CONVEX",
-        (("regression.outlier_fraction", ">=", 0.01), ("regression.outlier_fraction", "<=", 0.10)),
+        (
+            ("goal", "==", "mean"),
+            ("skewed_mean", "==", False),
+            ("regression.outlier_fraction", ">=", 0.01),
+            ("regression.outlier_fraction", "<=", 0.10),
+        ),
         "prefer",
         _s(properties=(*_ROBUST, P.CONVEX)),
         "{regression.outlier_fraction:.1%} contamination (1-10%): a convex Huber-like loss keeps a unique fit",
@@ -379,7 +417,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "REG-SCALE",
-        (("regression.outlier_fraction", ">=", 0.01),),
+        (
+            ("goal", "==", "mean"),
+            ("skewed_mean", "==", False),
+            ("regression.outlier_fraction", ">=", 0.01),
+        ),
         "prefer",
         _s(roles=(R.ROBUST_SCALE,)),
         "its scale is set from the robust residual scale {regression.robust_scale:.4g}",
@@ -388,7 +430,11 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "REG-GROSS",
-        (("regression.outlier_fraction", ">", 0.10),),
+        (
+            ("goal", "==", "mean"),
+            ("skewed_mean", "==", False),
+            ("regression.outlier_fraction", ">", 0.10),
+        ),
         "prefer",
         _s(properties=_ROBUST, lacks=(P.CONVEX,)),
         "{regression.outlier_fraction:.1%} gross contamination (> 10%): a redescending loss (start it from an L1 fit)",
@@ -397,7 +443,12 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "REG-ONESIDED",
-        (("regression.one_sided", "==", True), ("regression.outlier_fraction", ">=", 0.01)),
+        (
+            ("goal", "==", "mean"),
+            ("skewed_mean", "==", False),
+            ("regression.one_sided", "==", True),
+            ("regression.outlier_fraction", ">=", 0.01),
+        ),
         "prefer",
         _s(properties=_ROBUST, lacks=(P.SMOOTH,)),
         "the outliers lie mostly on one side: an L1 / median-type loss is not pulled by them",
@@ -408,7 +459,10 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "REG-AVOID-MSE",
-        (("regression.outlier_fraction", ">", 0.05),),
+        (
+            ("skewed_mean", "==", False),
+            ("regression.outlier_fraction", ">", 0.05),
+        ),
         "avoid",
         _s(baseline=True),
         "{regression.outlier_fraction:.1%} of targets are outliers: squared error gives each of them unbounded influence",
@@ -416,22 +470,66 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "REG-HEAVY",
-        (("regression.heavy_tails", "==", True),),
+        (
+            ("goal", "==", "mean"),
+            ("skewed_mean", "==", False),
+            ("regression.heavy_tails", "==", True),
+            # beyond 10% flagged outliers the tails are the contamination, which REG-GROSS handles
+            ("regression.outlier_fraction", "<=", 0.10),
+        ),
         "prefer",
         _s(properties=(P.BOUNDED_GRADIENT, P.SMOOTH, P.CONVEX)),
-        "heavy tails (excess kurtosis {regression.excess_kurtosis:.2g}): a smooth bounded-gradient loss "
-        "(Huber / log-cosh-like)",
+        "heavy-tailed residuals (excess kurtosis {regression.excess_kurtosis:.2g}, tail ratio "
+        "{regression.tail_ratio:.2g} vs 2.91 at the normal): a smooth bounded-gradient loss (Huber / log-cosh-like)",
         "science.md 2.3 [heur]",
         weight=1.5,
     ),
     Rule(
         "REG-HEAVY-BASELINE",
-        (("regression.heavy_tails", "==", True),),
+        (
+            ("goal", "==", "mean"),
+            ("skewed_mean", "==", False),
+            ("regression.heavy_tails", "==", True),
+            # beyond 10% flagged outliers the tails are the contamination, which REG-GROSS handles
+            ("regression.outlier_fraction", "<=", 0.10),
+        ),
         "prefer",
         _s(baseline=True),
-        "heavy tails (excess kurtosis {regression.excess_kurtosis:.2g}): squared error is dominated by the largest residuals",
+        "heavy-tailed residuals (excess kurtosis {regression.excess_kurtosis:.2g}): squared error is dominated by "
+        "the largest residuals",
         "science.md 2.3 [heur]",
         weight=-1.0,
+    ),
+    Rule(
+        "REG-SKEWED-MEAN",
+        (("skewed_mean", "==", True),),
+        "prefer",
+        _s(tasks=(T.COUNT,), baseline=False),
+        "{regression.outlier_fraction:.1%} of targets lie far out, all on the upper tail of a non-negative target "
+        "(skewness {regression.skewness:.2g}, {regression.zero_share:.0%} zeros): for the mean that tail is signal, "
+        "not contamination; a Poisson-type deviance is consistent for the mean of non-negative amounts and "
+        "weighs each error by the variance that grows with the mean",
+        "Gneiting 2011; McCullagh & Nelder 1989 (quasi-likelihood); science.md 2.3",
+        weight=2.5,
+    ),
+    Rule(
+        "REG-SKEWED-MEAN-BASELINE",
+        (("skewed_mean", "==", True),),
+        "prefer",
+        _s(baseline=True),
+        "squared error is consistent for the mean, long tail included",
+        "Gneiting 2011",
+        weight=1.0,
+    ),
+    Rule(
+        "REG-SKEWED-MEAN-NO-ROBUST",
+        (("skewed_mean", "==", True),),
+        "avoid",
+        _s(properties=_ROBUST),
+        "a bounded-gradient loss discounts the long upper tail and pulls the fit toward the median "
+        "({regression.median:.3g}), below the mean ({regression.mean:.3g}) the goal asks for; if the far values are "
+        "errors, remove them or pass goal='median'",
+        "Gneiting 2011; science.md 2.3",
     ),
     Rule(
         "REG-SKEWED-POSITIVE",
@@ -440,6 +538,37 @@ RULES: tuple[Rule, ...] = (
         _s(baseline=True),
         "positive targets with skewness {regression.skewness:.2g}: consider modelling log y (MSLE) or the median",
         "science.md 2.3 [heur]",
+        weight=0.0,
+    ),
+    # ------------------------------------------------------------------ counts
+    Rule(
+        "COUNT-POISSON",
+        (("task", "==", T.COUNT.value), ("goal", "==", "mean")),
+        "prefer",
+        _s(tasks=(T.COUNT,), baseline=False),
+        "non-negative integer counts (mean {regression.mean:.3g}): the Poisson deviance is consistent for the "
+        "mean count, and its log link keeps predictions positive",
+        "McCullagh & Nelder 1989; Gneiting 2011",
+        weight=2.0,
+    ),
+    Rule(
+        "COUNT-OVERDISPERSED",
+        (("task", "==", T.COUNT.value), ("regression.dispersion", ">", 2.0)),
+        "prefer",
+        _s(tasks=(T.COUNT,), baseline=False),
+        "overdispersed (variance/mean {regression.dispersion:.3g}): the Poisson deviance still estimates the mean "
+        "(quasi-Poisson), but not the spread; no negative-binomial loss is registered yet",
+        "McCullagh & Nelder 1989; Cameron & Trivedi 2013",
+        weight=0.0,
+    ),
+    Rule(
+        "COUNT-EXCESS-ZEROS",
+        (("task", "==", T.COUNT.value), ("excess_zeros", ">", 0.1)),
+        "prefer",
+        _s(tasks=(T.COUNT,), baseline=False),
+        "{regression.zero_share:.0%} zeros where a Poisson with this mean has {poisson_zeros:.0%}: zero-inflated; "
+        "the mean is still estimated, a zero-inflated or hurdle loss is not registered yet",
+        "Lambert 1992; science.md 2.1",
         weight=0.0,
     ),
     # ------------------------------------------------------------------ goals for real targets
@@ -576,11 +705,15 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "CLS-NOISE",
-        (("task", "in", (*_CLS, T.MULTILABEL.value)), ("label_noise", ">", 0.10)),
+        (
+            ("task", "in", (*_CLS, T.MULTILABEL.value)),
+            ("label_noise", ">", 0.10),
+            ("noise_vs_chance", "<", 0.75),
+        ),
         "prefer",
         _s(properties=(P.ROBUST_TO_OUTLIERS,)),
-        "{label_noise:.0%} of samples disagree with most of their 10 nearest neighbours: a noise-robust loss "
-        "(and early stopping); label smoothing is not a noise fix",
+        "{label_noise:.0%} of samples disagree with most of their 10 nearest neighbours ({label_noise_chance:.0%} "
+        "with shuffled labels): a noise-robust loss (and early stopping); label smoothing is not a noise fix",
         "Zhang & Sabuncu 2018 (GCE); Northcutt et al. 2021; science.md 2.2 [lit + measured]",
         weight=2.0,
     ),
@@ -677,6 +810,34 @@ RULES: tuple[Rule, ...] = (
         "{masks.n_classes} classes in the masks: the overlap is computed per class from class-index masks",
         "losscraft spec: overlap losses' modes",
         value=("mode", "multiclass"),
+    ),
+    Rule(
+        "SEG-RECALL",
+        (
+            ("task", "==", T.SEGMENTATION.value),
+            ("goal", "==", "recall-minority"),
+            ("min_foreground", "<", 0.2),
+        ),
+        "prefer",
+        _s(properties=(P.FAVOURS_RECALL,)),
+        "the goal is recall of a small foreground ({min_foreground:.1%}): a loss that weighs a missed foreground "
+        "pixel above a false alarm (Tversky beta > alpha)",
+        "Salehi et al. 2017; Abraham & Khan 2019; science.md 2.4 [lit, measured]",
+        weight=2.0,
+    ),
+    Rule(
+        "SEG-VOLUME",
+        (
+            ("task", "==", T.SEGMENTATION.value),
+            ("masks.n_classes", ">", 2),
+            ("masks.volume_ratio", ">", 100),
+        ),
+        "prefer",
+        _s(properties=(P.VOLUME_WEIGHTED,)),
+        "class volumes differ {masks.volume_ratio:.0f}-fold (> 100): weigh each class by the inverse of its "
+        "volume (Generalized Dice), so the small classes count",
+        "Sudre et al. 2017; science.md 2.4 [lit]",
+        weight=2.0,
     ),
     Rule(
         "SEG-EMPTY-KEEP-BCE",

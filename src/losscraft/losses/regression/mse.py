@@ -15,7 +15,7 @@ from ..._core.spec import Curve, Family, InputKind, LossSpec, Property, Ref, Tar
 SPEC = LossSpec(
     name="mse",
     family=Family.REGRESSION,
-    tasks=(Task.REGRESSION,),
+    tasks=(Task.REGRESSION, Task.COUNT),
     input_kind=InputKind.REAL,
     target_kind=TargetKind.REAL,
     params=(),

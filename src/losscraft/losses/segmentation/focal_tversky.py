@@ -61,6 +61,7 @@ SPEC = LossSpec(
             Property.NEEDS_LOGITS,
             Property.OVERLAP_METRIC,
             Property.HANDLES_IMBALANCE,
+            Property.FAVOURS_RECALL,
         }
     ),
     formula=(

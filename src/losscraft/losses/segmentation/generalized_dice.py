@@ -64,6 +64,7 @@ SPEC = LossSpec(
             Property.NEEDS_LOGITS,
             Property.OVERLAP_METRIC,
             Property.HANDLES_IMBALANCE,
+            Property.VOLUME_WEIGHTED,
         }
     ),
     formula=(
