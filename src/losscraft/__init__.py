@@ -13,7 +13,7 @@ from ._core.errors import LosscraftError
 from ._core.reduction import reduce_checked as reduce  # the validating public face
 from ._core.registry import LossEntry, build, catalog, get
 from ._core.spec import CHECKED_PROPERTIES, Family, InputKind, LossSpec, Property, Role, TargetKind, Task
-from ._guide_entry import profile, recommend  # the guide (sklearn, pandas) loads on the first call
+from ._guide_entry import compare, profile, recommend  # the guide (sklearn, pandas) loads on the first call
 from .analysis import AnalysisReport, analyze
 from .builder import custom_loss
 from .compose import CombinedLoss, Constant, CosineSchedule, LinearWarmup
@@ -149,6 +149,7 @@ __all__ = [
     "builder",
     "catalog",
     "class_weights",
+    "compare",
     "compose",
     "custom_loss",
     "functional",

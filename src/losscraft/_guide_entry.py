@@ -1,4 +1,4 @@
-"""``losscraft.profile`` and ``losscraft.recommend``: thin faces of :mod:`losscraft.guide`.
+"""``losscraft.profile``, ``recommend`` and ``compare``: thin faces of :mod:`losscraft.guide`.
 
 The guide's statistics use the ``[guide]`` extra (scikit-learn, scipy, pandas); ``import
 losscraft`` stays torch + numpy only, so these import the guide on their first call.
@@ -6,13 +6,15 @@ losscraft`` stays torch + numpy only, so these import the guide on their first c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .guide.comparing import Comparison
     from .guide.profiling import Profile
     from .guide.recommending import Recommendations
 
-__all__ = ["profile", "recommend"]
+__all__ = ["compare", "profile", "recommend"]
 
 
 def profile(
@@ -41,3 +43,49 @@ def recommend(
     from .guide import recommend as _recommend
 
     return _recommend(target_or_profile, goal=goal, features=features, task=task, top=top)
+
+
+def compare(
+    X: Any,
+    y: Any,
+    losses: Sequence[Any] | None = None,
+    *,
+    task: Any = None,
+    goal: Any = None,
+    model: Any = "linear",
+    metric: str | None = None,
+    folds: int = 5,
+    repeats: int = 2,
+    epochs: int | None = None,
+    seed: int = 0,
+    contaminate: str | None = None,
+    imbalance: str | None = None,
+    report: Any = None,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> Comparison:
+    """Compare candidate losses on ``(X, y)`` by repeated cross-validation, with honest statistics.
+
+    The same as :func:`losscraft.guide.compare` (see its docstring for every option; imported on
+    the first call).
+    """
+    from .guide import compare as _compare
+
+    return _compare(
+        X,
+        y,
+        losses,
+        task=task,
+        goal=goal,
+        model=model,
+        metric=metric,
+        folds=folds,
+        repeats=repeats,
+        epochs=epochs,
+        seed=seed,
+        contaminate=contaminate,
+        imbalance=imbalance,
+        report=report,
+        n_jobs=n_jobs,
+        progress=progress,
+    )

@@ -171,9 +171,10 @@ def test_one_sided_outliers_give_an_l1_type_loss() -> None:
     assert spec.has(Property.BOUNDED_GRADIENT) and spec.has(Property.ROBUST_TO_OUTLIERS)
     assert not spec.has(Property.SMOOTH)
     assert any("one side" in reason for reason in recs[0].reasons)
-    for rec in recs:  # a loss with a robust scale still gets it from the data
+    for rec in recs:  # a loss with a robust scale still gets it from the data (its own constant)
         for value in _role_params(rec, Role.ROBUST_SCALE):
-            assert value == pytest.approx(1.345 * recs.profile.regression.robust_scale)
+            k = efficiency_constant(rec.name)
+            assert k is not None and value == pytest.approx(k * recs.profile.regression.robust_scale)
     assert "mse" in [a.name for a in recs.avoid]
     _check_runs(recs, y)
 
@@ -571,3 +572,19 @@ def test_large_volume_ratio_prefers_volume_weighted_overlap() -> None:
     even[:, 40:, :] = 2  # volumes 40:24 rows
     assert not any(s.has(Property.VOLUME_WEIGHTED) for s in _specs(recommend(even)[0]))
     _check_runs(recs, m)
+
+
+def test_losses_equal_up_to_a_factor_are_one_recommendation() -> None:
+    # one-sided gross outliers put median-type losses first; quantile(0.5) = mae / 2 and
+    # asymmetric_linear() = mae are declared identities (checked in the contract suite)
+    rng = _rng()
+    y = rng.normal(size=3000)
+    y[:300] += rng.uniform(10, 20, 300)
+    recs = recommend(y, top=6)
+    names = [r.name for r in recs]
+    assert "mae" in names
+    assert "quantile" not in names and "asymmetric_linear" not in names
+    assert any("quantile is left out" in n and "mae" in n for n in recs.notes)
+    # at another level the quantile loss is a different loss and stays
+    tau = recommend(y, goal="quantile:0.9", top=6)
+    assert "quantile" in [r.name for r in tau]

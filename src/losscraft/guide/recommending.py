@@ -666,6 +666,45 @@ def _build(c: _Candidate) -> tuple[dict[str, Any], nn.Module]:
     return config, build(config)
 
 
+def _same_at(values: dict[str, Any], fixed: dict[str, Any], defaults: dict[str, Any]) -> bool:
+    """``values`` equal ``fixed`` on its keys and the defaults everywhere else."""
+    return all(values.get(k) == fixed.get(k, defaults.get(k)) for k in {*values, *fixed})
+
+
+def _relation(a: _Candidate, b: _Candidate) -> str | None:
+    """The declared identity making ``a`` a positive multiple of ``b`` at their settings, if any."""
+    if a.combination or b.combination:
+        return None
+    spec_a, spec_b = a.entries[0].spec, b.entries[0].spec
+    for rel in spec_a.relations:
+        if (
+            rel.other == b.name
+            and rel.factor > 0
+            and rel.atol <= 1e-9  # an identity, not a limit
+            and _same_at(a.effective(0), rel.params, spec_a.defaults)
+            and _same_at(b.effective(0), rel.other_params, spec_b.defaults)
+        ):
+            return rel.describe(a.name)
+    return None
+
+
+def _distinct(cands: list[_Candidate], notes: list[str]) -> list[_Candidate]:
+    """Drop candidates that equal an earlier (better-ranked) one up to a positive factor.
+
+    Such losses have the same minimiser, so they are one recommendation, not several; the
+    registry's :class:`~losscraft._core.spec.Relation` identities (checked by the contract
+    suite) say which are.
+    """
+    out: list[_Candidate] = []
+    for c in cands:
+        same = next(((k, r) for k in out if (r := _relation(c, k) or _relation(k, c)) is not None), None)
+        if same is None:
+            out.append(c)
+        else:
+            notes.append(f"{c.label()} is left out: the same minimiser as {same[0].label()} ({same[1]})")
+    return out
+
+
 def recommend(
     target_or_profile: Any,
     *,
@@ -751,6 +790,7 @@ def recommend(
     # A loss no rule spoke for is not a recommendation: list only those with a positive score
     # (at least the best one), and say so when that leaves fewer than ``top``.
     kept = [c for c in cands if c.score > 0] or cands[:1]
+    kept = _distinct(kept, notes)
     if len(kept) < top and len(cands) > len(kept):
         notes.append(
             f"only {len(kept)} loss(es) have a reason for this data and goal; "
