@@ -47,6 +47,7 @@ __all__ = [
     "evaluate_curve",
     "mathtext",
     "plot",
+    "require_matplotlib",
     "resolve_loss",
     "title_for",
 ]
@@ -397,7 +398,8 @@ def title_for(spec: LossSpec, *, fontsize: float = 12.0, max_width_pt: float | N
 
 
 # --------------------------------------------------------------------------- plot
-def _pyplot() -> Any:
+def require_matplotlib() -> Any:
+    """``matplotlib.pyplot``, or an ImportError with the ``[plot]`` extra's install hint."""
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - matplotlib is a dev dependency
@@ -513,7 +515,7 @@ def draw(
     suffix = check_save(save)
     if not lines:
         raise LosscraftError("plot: nothing to draw")
-    plt = _pyplot()
+    plt = require_matplotlib()
 
     # group by x-axis kind, in order of first appearance
     kinds: dict[str, list[CurveLine]] = {}

@@ -293,3 +293,22 @@ def test_a_metric_that_cannot_rank_is_refused_as_the_main_metric() -> None:
         losscraft.compare(
             X, y, ["quantile:quantiles=0.1,0.9"], metric="coverage", folds=2, repeats=1, progress=False
         )
+
+
+def test_a_report_path_that_cannot_be_written_fails_before_training(tmp_path: Any, monkeypatch: Any) -> None:
+    import numpy as np
+
+    import losscraft
+    from losscraft._core.errors import LosscraftError
+    from losscraft.guide import training
+
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(training, "fit_predict", boom)
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    with pytest.raises(LosscraftError, match="cannot write the report"):
+        losscraft.compare(X, X[:, 0], ["mse"], folds=2, repeats=1, report=blocker / "out", progress=False)

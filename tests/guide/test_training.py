@@ -157,3 +157,22 @@ def test_factory_receives_sizes() -> None:
         epochs=5,
     )
     assert seen == [(4, 1)]
+
+
+def test_small_fits_run_on_one_thread_and_restore_the_setting() -> None:
+    import torch
+
+    from losscraft.guide import training
+
+    seen: list[int] = []
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with training._threads_for(10):
+            seen.append(torch.get_num_threads())
+        with training._threads_for(training.SMALL_WORK):
+            seen.append(torch.get_num_threads())
+        seen.append(torch.get_num_threads())
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 2, 2]

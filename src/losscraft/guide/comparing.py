@@ -57,6 +57,7 @@ import copy
 import dataclasses
 import difflib
 import functools
+import hashlib
 import importlib
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -918,6 +919,9 @@ def compare(
     if losses is not None and len(losses) == 0:
         raise LosscraftError("compare: 'losses' is empty; pass None for the recommendations")
 
+    reporting: Any = importlib.import_module(".reporting", __package__) if report is not None else None
+    if reporting is not None:
+        reporting.check_directory(report)  # a bad report= fails before any training
     yv = as_target(y, name="y", where="compare")
     if yv.ndim == 2 and yv.shape[1] == 1:
         yv = yv[:, 0]
@@ -987,6 +991,12 @@ def compare(
         "n_test": n_test,
         "classes": None if classes is None else classes.tolist(),
         "n_jobs": n_jobs,
+        "task_given": task is not None,
+        "goal_given": goal is not None,
+        # a rerun can check it has the same data
+        "data_sha256": hashlib.sha256(
+            np.ascontiguousarray(Xv).tobytes() + np.ascontiguousarray(yt).tobytes()
+        ).hexdigest(),
     }
     result = Comparison(
         results=tuple(rows),
@@ -1002,7 +1012,6 @@ def compare(
         folds=fold_data,
         fits=fits,
     )
-    if report is not None:
-        reporting: Any = importlib.import_module(".reporting", __package__)
+    if reporting is not None:
         reporting.write_report(result, report)
     return result
