@@ -312,3 +312,36 @@ def test_a_report_path_that_cannot_be_written_fails_before_training(tmp_path: An
     X = rng.normal(size=(40, 2))
     with pytest.raises(LosscraftError, match="cannot write the report"):
         losscraft.compare(X, X[:, 0], ["mse"], folds=2, repeats=1, report=blocker / "out", progress=False)
+
+
+def test_name_only_losses_get_the_data_derived_settings() -> None:
+    import numpy as np
+
+    import losscraft
+    from losscraft.guide.profiling import profile
+    from losscraft.guide.recommending import data_settings, parse_goal
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = (X[:, 0] + 0.5 * rng.normal(size=300) > 1.2).astype(int)  # about 1:8
+    c = losscraft.compare(
+        X,
+        y,
+        ["logit_adjusted", "balanced_softmax", "cross_entropy"],
+        folds=2,
+        repeats=1,
+        epochs=20,
+        progress=False,
+    )
+    priors = np.bincount(y) / len(y)
+    row = c["logit_adjusted"]
+    assert row.params["priors"] == pytest.approx(priors.tolist())
+    assert c["balanced_softmax"].params["class_counts"] == pytest.approx(np.bincount(y).tolist())
+    assert c["cross_entropy"].params == {}  # re-weighting is a choice, never added
+
+    # regression: a robust scale from the data unless the string sets it
+    yr = X @ np.array([1.0, -2.0, 0.5]) + rng.normal(size=300)
+    r = losscraft.compare(X, yr, ["huber", "huber:delta=1.0"], folds=2, repeats=1, epochs=20, progress=False)
+    expected = data_settings(losscraft.get("huber"), profile(yr, features=X), parse_goal("mean"))["delta"][0]
+    deltas = sorted(row.params.get("delta", 1.0) for row in r.results if row.name.startswith("huber"))
+    assert deltas == pytest.approx(sorted([1.0, expected]))

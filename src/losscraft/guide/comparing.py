@@ -74,7 +74,7 @@ from .._core.spec import InputKind, LossSpec, TargetKind, Task
 from .data import as_features, as_target
 from .metrics import METRICS, compute, default_metric
 from .profiling import Profile, profile
-from .recommending import Goal, Recommendations, parse_goal, recommend
+from .recommending import Goal, Recommendations, data_settings, parse_goal, recommend
 from .rules import BASELINES, DEFAULT_GOALS, GOALS, TASK_GOALS, TASK_TARGET_KINDS
 from .stats import corrected_resampled_ttest, verdict
 from .stress import Contamination, Imbalance, parse_contaminate, parse_imbalance
@@ -229,6 +229,26 @@ def parse_candidate(item: Any) -> Candidate:
         )
     name, params_shown, config = _describe(loss)
     return Candidate(name, params_shown, loss, config, specs)
+
+
+def _with_data_settings(c: Candidate, item: str, prof: Profile, goal: Goal) -> Candidate:
+    """A name-only or partly set string gets the guide's data-derived settings for the rest.
+
+    Class priors and counts, robust scales, quantile levels from the goal and overlap
+    smoothing are facts of the data (:func:`~losscraft.guide.recommending.data_settings`);
+    what the string sets is kept, and re-weighting is never added.
+    """
+    if c.config is None or len(c.specs) != 1:
+        return c
+    name, sep, rest = item.partition(":")
+    user = {part.partition("=")[0].strip() for part in _split_items(rest)} if sep else set()
+    found = data_settings(_entry(name.strip()), prof, goal, skip=sorted(user))
+    if not found:
+        return c
+    config = {**c.config, **{k: v for k, (v, _) in found.items()}}
+    loss = build(config)
+    shown = _describe(loss)
+    return dataclasses.replace(c, params=shown[1], loss=loss, config=shown[2])
 
 
 def _label(c: Candidate) -> str:
@@ -942,20 +962,27 @@ def compare(
 
     fold_data = _folds(Xv, yt, t, folds, repeats, seed, cont, imb)
     recs = None
-    if losses is None:
-        rprof = prof
-        if cont is not None or imb is not None:
-            from .stress import apply
+    # What the candidates train on: the data with its stress test applied (the same stress the
+    # training folds get), for the recommendations and the data-derived settings.
+    rprof = prof
+    if cont is not None or imb is not None:
+        from .stress import apply
 
-            idx, ys = apply(
-                np.arange(len(yt)),
-                yt,
-                contaminate=cont,
-                imbalance=imb,
-                task=t,
-                rng=np.random.default_rng([seed, 0, 2]),
-            )
-            rprof = profile(ys, task=t.value, features=Xv[idx], seed=seed)
+        idx, ys = apply(
+            np.arange(len(yt)),
+            yt,
+            contaminate=cont,
+            imbalance=imb,
+            task=t,
+            rng=np.random.default_rng([seed, 0, 2]),
+        )
+        rprof = profile(ys, task=t.value, features=Xv[idx], seed=seed)
+    if losses is not None:
+        cands = [
+            _with_data_settings(c, item, rprof, g) if isinstance(item, str) else c
+            for c, item in zip(cands, losses, strict=True)
+        ]
+    else:
         recs = recommend(rprof, goal=g, top=TOP)
         cands = [
             Candidate(r.name, dict(r.params), r.loss, dict(r.config), _specs_of(r.loss), "recommended")

@@ -38,7 +38,15 @@ from .rules import (
 )
 from .tuning import efficiency_constant
 
-__all__ = ["Avoid", "Goal", "Recommendation", "Recommendations", "parse_goal", "recommend"]
+__all__ = [
+    "Avoid",
+    "Goal",
+    "Recommendation",
+    "Recommendations",
+    "data_settings",
+    "parse_goal",
+    "recommend",
+]
 
 # Huber's tuning constant (95% efficiency at the normal, Huber 1964): the fallback for a
 # ROBUST_SCALE loss whose own constant cannot be computed (guide.tuning.efficiency_constant).
@@ -391,6 +399,32 @@ def _robust_scale(entry: LossEntry, name: str, sigma: _RoleValue) -> tuple[float
         f"{name} = {k:.4g} x {sigma.reason}; {k:.4g} gives 95% efficiency at the normal "
         "(Holland & Welsch 1977)"
     )
+
+
+def data_settings(
+    entry: LossEntry, prof: Profile, goal: Goal, *, skip: Sequence[str] = ()
+) -> dict[str, tuple[Any, str]]:
+    """The hyperparameters the data sets for ``entry``, as ``{name: (value, reason)}``.
+
+    The same values :func:`recommend` gives its candidates, per :class:`Role` (robust scale with
+    the loss's own efficiency constant, class priors and counts, quantile levels from the goal,
+    overlap smoothing); re-weighting roles (class weights, ``pos_weight``) are left out, since
+    re-weighting is a choice with a price, not a fact of the data. Names in ``skip`` (set by
+    the user) are left alone.
+    """
+    values = _role_values(prof, goal)
+    out: dict[str, tuple[Any, str]] = {}
+    for p in entry.spec.params:
+        if p.name in skip or p.role is None or p.role not in values or p.role in IMBALANCE_ROLES:
+            continue
+        if p.role == Role.ROBUST_SCALE:
+            raw, text = _robust_scale(entry, p.name, values[p.role])
+        else:
+            raw, text = values[p.role].value, values[p.role].reason.format(param=p.name)
+        v = _fit(p.domain, raw)
+        if v is not None:
+            out[p.name] = (v, text)
+    return out
 
 
 def _make_variants(
