@@ -9,7 +9,8 @@ LINT   := src tests docs $(wildcard examples benchmarks)
 .PHONY: help install demo test lint format typecheck docs bench clean
 
 help:
-	@echo "make demo       showcase of the catalog on bundled data (writes demo-output/)"
+	@echo "make demo       the guide on bundled data: profile, recommend, compare, report (~1 min;"
+	@echo "                writes demo-output/; the catalog tour: python -m losscraft.showcase)"
 	@echo "make test       ruff + the full test suite"
 	@echo "make lint       ruff check + format check"
 	@echo "make typecheck  mypy --strict on src/"
@@ -25,7 +26,7 @@ $(STAMP): pyproject.toml requirements-dev.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m losscraft.showcase --out demo-output
+	$(PY) -m losscraft demo --out demo-output
 
 test: $(STAMP)
 	$(PY) -m ruff check $(LINT)

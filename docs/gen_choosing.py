@@ -414,6 +414,9 @@ def example(ex: Example, previous: str | None = None) -> tuple[list[str], str]:
         params = ", ".join(f"`{k}={_short(v)}`" for k, v in r.params.items()) or "defaults"
         why = "<br>".join(_cell(reason) for reason in r.reasons)
         lines.append(f"| {i} | `{r.name}` | {params} | {why} |")
+    if recs.notes:
+        lines += ["", "Notes:", ""]
+        lines += [f"- {_cell(n)}" for n in recs.notes]
     if recs.avoid:
         lines += ["", "Avoid:", ""]
         lines += [f"- `{a.name}`: {a.reason}" for a in recs.avoid]

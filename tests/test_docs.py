@@ -72,7 +72,7 @@ DOC_FILES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "doc
 
 # Shell lines that are not `losscraft` calls, each skipped on purpose (the reason in the comment).
 SKIPPED_SHELL = {
-    "make demo": "sets up .venv and runs the demo (tests/tools/test_showcase.py covers the tour)",
+    "make demo": "sets up .venv and runs the whole-guide demo (tests/guide/test_demo.py runs it in --quick mode)",
     "make test": "this test suite",
     "make bench": "the benchmark suite (minutes; tests/tools/test_bench.py covers the harness)",
     "python benchmarks/bench_losses.py --out benchmarks/results/latest.json": "the benchmark suite",

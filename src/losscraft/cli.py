@@ -7,6 +7,10 @@ Commands::
     losscraft analyze NAME [--param k=v ...] [--json]
     losscraft plot NAME... [--param k=v ...] [--sweep k=v1,v2,...] [--domain lo,hi] [--no-grad] -o FILE.png [--json]
     losscraft recommend DATA [--target COL] [--features COLS|all] [--task T] [--goal G] [--top K] [--json]
+    losscraft compare DATA [--target COL] [--features COLS|all] [--loss NAME[:k=v,...]]... [--task T]
+        [--goal G] [--model linear|mlp] [--metric M] [--folds K] [--repeats R] [--epochs E] [--seed S]
+        [--contaminate outliers:F|label-noise:F] [--imbalance A:B] [--report DIR] [--n-jobs J] [--json]
+    losscraft demo [--out DIR] [--quick] [--n-jobs J] [--showcase]
 
 ``--param k=v`` values are parsed according to the hyperparameter's domain: numbers (``inf``
 allowed), ``true``/``false``, ``none``, a choice such as ``mode=multiclass``, or a comma list
@@ -98,9 +102,11 @@ _OVERVIEW = """\
   [cyan]losscraft analyze[/] NAME [--param k=v]            measured behaviour of the loss and its gradient
   [cyan]losscraft plot[/] NAME... [--sweep k=a,b] -o F.png  loss and gradient curves
   [cyan]losscraft recommend[/] DATA [--target COL]         which loss for this data, with reasons (CSV, Parquet, .npy)
+  [cyan]losscraft compare[/] DATA [--loss NAME]...         cross-validate candidate losses on this data
+  [cyan]losscraft demo[/] [--quick]                        the whole guide on bundled data (make demo)
 
 Add [bold]--json[/] to any command for machine-readable output, [bold]--help[/] for details.
-A tour on bundled data: [cyan]python -m losscraft.showcase[/] (make demo). Guide: docs/understanding-losses.md"""
+The catalog tour: [cyan]losscraft demo --showcase[/] (python -m losscraft.showcase). Guide: docs/understanding-losses.md"""
 
 
 def make_app() -> "typer.Typer":
@@ -366,7 +372,201 @@ def make_app() -> "typer.Typer":
             return
         _print_recommendations(Table, loaded, recs, snippet)
 
+    @app.command("compare")
+    def compare_cmd(
+        data: Annotated[
+            Path, typer.Argument(help="CSV, TSV, Parquet, .npy or .npz file.", show_default=False)
+        ],
+        target: Annotated[
+            str | None,
+            typer.Option("--target", "-t", help="Target column (needed when the table has several)."),
+        ] = None,
+        features: Annotated[
+            str,
+            typer.Option("--features", help="Feature columns: a comma list, or 'all' (every other column)."),
+        ] = "all",
+        loss: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--loss",
+                "-l",
+                help="Candidate NAME or NAME:param=value,... (repeatable; a value may hold commas: "
+                "quantile:quantiles=0.05,0.95). Default: the top recommendations.",
+                show_default=False,
+            ),
+        ] = None,
+        task: Annotated[str | None, typer.Option("--task", help="Override the detected task.")] = None,
+        goal: Annotated[
+            str | None,
+            typer.Option(
+                "--goal",
+                "-g",
+                help="mean, median, interval:P, quantile:Q, calibrated-probabilities, "
+                "rank, recall-minority (default: the task's).",
+            ),
+        ] = None,
+        model: Annotated[
+            str, typer.Option("--model", help="linear or mlp (one hidden layer of 64).")
+        ] = "linear",
+        metric: Annotated[
+            str | None, typer.Option("--metric", help="Primary metric (default: the goal's).")
+        ] = None,
+        folds: Annotated[int, typer.Option("--folds", help="Cross-validation folds.")] = 5,
+        repeats: Annotated[int, typer.Option("--repeats", help="Re-shuffled repetitions of the folds.")] = 2,
+        epochs: Annotated[
+            int | None, typer.Option("--epochs", help="Optimisation steps per fit (default: the guide's).")
+        ] = None,
+        seed: Annotated[
+            int, typer.Option("--seed", help="Seed of folds, stress tests and initialisation.")
+        ] = 0,
+        contaminate: Annotated[
+            str | None,
+            typer.Option("--contaminate", help="Stress the training folds: outliers:F or label-noise:F."),
+        ] = None,
+        imbalance: Annotated[
+            str | None,
+            typer.Option("--imbalance", help="Subsample the training folds' classes to A:B, e.g. 1:20."),
+        ] = None,
+        report: Annotated[
+            Path | None,
+            typer.Option("--report", help="Write report.md, report.json and plots to this directory."),
+        ] = None,
+        n_jobs: Annotated[
+            int, typer.Option("--n-jobs", "-j", help="Parallel fits (joblib; -1: all cores).")
+        ] = 1,
+        no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Cross-validate candidate losses on this data: the same model, folds and budget for each."""
+        try:
+            comparison, loaded = _run_compare(
+                data,
+                target=target,
+                features=features,
+                losses=loss,
+                task=task,
+                goal=goal,
+                model=model,
+                metric=metric,
+                folds=folds,
+                repeats=repeats,
+                epochs=epochs,
+                seed=seed,
+                contaminate=contaminate,
+                imbalance=imbalance,
+                report=report,
+                n_jobs=n_jobs,
+                progress=not (no_progress or as_json),
+            )
+        except LosscraftError as exc:
+            raise _fail(_message(exc, "compare"), as_json) from None
+        if as_json:
+            _emit_json(comparison.to_dict())
+            return
+        from rich.markup import escape
+
+        con = _console()
+        feats = f", {len(loaded.feature_names)} feature columns" if loaded.feature_names else ""
+        con.print(
+            f"[bold]{escape(loaded.path)}[/]: target {escape(loaded.target_name)}, {loaded.n} rows{feats}",
+            soft_wrap=True,
+        )
+        if loaded.skipped:
+            con.print(f"  not numeric, left out of the features: {', '.join(loaded.skipped)}", markup=False)
+        from .guide.demo import print_comparison
+
+        print_comparison(con, comparison)
+        if report is not None:
+            con.print(
+                f"report: {report / 'report.md'} (and report.json, plots)", markup=False, soft_wrap=True
+            )
+
+    @app.command("demo")
+    def demo_cmd(
+        out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the reports.")] = Path(
+            "demo-output"
+        ),
+        quick: Annotated[
+            bool, typer.Option("--quick", help="Tiny folds and epochs (seconds; for tests, not for reading).")
+        ] = False,
+        n_jobs: Annotated[
+            int, typer.Option("--n-jobs", "-j", help="Parallel fits (joblib; -1: all cores).")
+        ] = 2,
+        showcase: Annotated[
+            bool,
+            typer.Option("--showcase", help="Run the catalog tour instead (python -m losscraft.showcase)."),
+        ] = False,
+        no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar.")] = False,
+    ) -> None:
+        """The whole guide on data shipped with scikit-learn: profile, recommend, compare, report."""
+        if showcase:
+            from .showcase import main as showcase_main
+
+            raise typer.Exit(showcase_main(["--out", str(out)]))
+        try:
+            from .guide.demo import run_demo
+
+            run_demo(out, quick=quick, n_jobs=n_jobs, progress=not no_progress, console=_console())
+        except LosscraftError as exc:
+            raise _fail(_message(exc, "demo"), False) from None
+
     return app
+
+
+def _run_compare(
+    data: Path,
+    *,
+    target: str | None,
+    features: str,
+    losses: Sequence[str] | None,
+    report: Path | None,
+    goal: str | None,
+    contaminate: str | None,
+    imbalance: str | None,
+    **kwargs: Any,
+) -> tuple[Any, Any]:
+    """``losscraft compare``: check the options, read the file, run :func:`losscraft.guide.compare`.
+
+    Everything that can be checked without the data (goal, stress tests, candidate losses, the
+    report directory) is checked before the file is read; the rest before any training.
+
+    Raises:
+        LosscraftError: bad input (one line).
+    """
+    from .guide import compare, parse_goal
+    from .guide.comparing import parse_candidate
+    from .guide.io import read_data
+    from .guide.stress import parse_contaminate, parse_imbalance
+
+    if goal is not None:
+        parse_goal(goal)
+    parse_contaminate(contaminate)
+    parse_imbalance(imbalance)
+    for item in losses or ():
+        parse_candidate(item)  # the text is passed on unchanged: compare splits "k=a,b" itself
+    loaded = read_data(data, target=target, features=features, caller="compare")
+    if loaded.features is None:
+        raise LosscraftError(
+            f"compare: {loaded.path!r} gives no features: pass --features (columns or arrays) and --target"
+        )
+    if report is not None:
+        try:
+            report.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LosscraftError(
+                f"compare: cannot create the report directory {str(report)!r}: {exc.strerror or exc}"
+            ) from None
+    comparison = compare(
+        loaded.features,
+        loaded.target,
+        list(losses) if losses else None,
+        goal=goal,
+        contaminate=contaminate,
+        imbalance=imbalance,
+        report=report,
+        **kwargs,
+    )
+    return comparison, loaded
 
 
 def _parse_domain(text: str | None) -> tuple[float, float] | None:

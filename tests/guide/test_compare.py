@@ -345,3 +345,20 @@ def test_name_only_losses_get_the_data_derived_settings() -> None:
     expected = data_settings(losscraft.get("huber"), profile(yr, features=X), parse_goal("mean"))["delta"][0]
     deltas = sorted(row.params.get("delta", 1.0) for row in r.results if row.name.startswith("huber"))
     assert deltas == pytest.approx(sorted([1.0, expected]))
+
+
+def test_backends_that_cannot_stream_give_the_same_numbers() -> None:
+    # joblib's "multiprocessing" backend (like Ray's) has no generator output
+    import numpy as np
+    from joblib import parallel_config
+
+    import losscraft
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 2))
+    y = X[:, 0] + 0.1 * rng.normal(size=80)
+    kw: dict[str, Any] = {"folds": 2, "repeats": 1, "epochs": 15, "progress": False}
+    plain = losscraft.compare(X, y, ["mse", "mae"], **kw).to_dict()["results"]
+    with parallel_config(backend="multiprocessing"):
+        other = losscraft.compare(X, y, ["mse", "mae"], n_jobs=2, **kw).to_dict()["results"]
+    assert other == plain

@@ -588,3 +588,12 @@ def test_losses_equal_up_to_a_factor_are_one_recommendation() -> None:
     # at another level the quantile loss is a different loss and stays
     tau = recommend(y, goal="quantile:0.9", top=6)
     assert "quantile" in [r.name for r in tau]
+
+
+def test_identities_between_differently_named_settings_are_found_numerically() -> None:
+    # balanced softmax with counts n is logit adjustment with priors n / N (Ren et al. 2020;
+    # Menon et al. 2021): one recommendation, not two
+    recs = recommend(_binary(ratio=9, n=2000), goal="recall-minority", top=5)
+    names = [r.name for r in recs]
+    assert ("balanced_softmax" in names) != ("logit_adjusted" in names)
+    assert any("the same minimiser" in n and "on random inputs" in n for n in recs.notes)

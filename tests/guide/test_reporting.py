@@ -97,7 +97,9 @@ def test_json_is_the_comparison_plus_rerun_versions(reg: tuple[Comparison, Path]
     assert rerun["seed"] == 3 and rerun["folds"] == 2 and rerun["repeats"] == 1 and rerun["epochs"] == 30
     assert rerun["task"] is None  # detected, so a rerun detects it again (same profile text)
     assert rerun["model"] == "linear" and rerun["metric"] == c.metric
-    assert rerun["goal"] is None and rerun["contaminate"] is None  # the default goal, derived again and rerun["imbalance"] is None
+    assert (
+        rerun["goal"] is None and rerun["contaminate"] is None
+    )  # the default goal, derived again and rerun["imbalance"] is None
     assert rerun["n_jobs"] == 1 and rerun["n_samples"] == 200 and rerun["n_features"] == 4
     assert rerun["losses_from"] == "given" and rerun["missing"] == [] and rerun["not_recordable"] == []
     assert [cfg["name"] for cfg in rerun["losses"]] == ["mse", "huber", "quantile"]

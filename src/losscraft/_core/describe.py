@@ -71,6 +71,20 @@ JSON_SCHEMAS: dict[str, dict[str, str]] = {
         "avoid": "list of {name, reason}: losses to avoid for this data and goal",
         "snippet": "Python that builds the top choice with losscraft.build (null when nothing qualifies)",
     },
+    "losscraft.compare/1": {
+        "schema": '"losscraft.compare/1"',
+        "task, goal": "the task compared and the goal the metric serves",
+        "metric": "the main metric (verdicts, folds won and p-values are on it); metrics: every metric reported",
+        "higher_is_better": "{metric: bool}",
+        "baseline": "the plain loss every candidate is tested against; best: the best row on the main metric",
+        "test": "the statistical test used (corrected resampled t-test, Nadeau & Bengio 2003)",
+        "results": "one row per loss: name, params, config, source (given / recommended / baseline), kind, "
+        "epochs run per fold, and per metric {mean, stderr, per_fold, folds_won, p_value, note}",
+        "verdicts": "plain-language verdicts against the baseline on the main metric",
+        "settings": "folds, repeats, epochs, seed, model, stress tests, sizes, n_jobs, data_sha256, ...",
+        "recommendations": "losscraft.recommend/1's recommendations when compare chose the losses, else null",
+        "profile": "Profile.to_dict() of the data compared",
+    },
     "losscraft.error/1": {
         "schema": '"losscraft.error/1"',
         "error": "the message (also on stderr); the exit code is 2",

@@ -759,11 +759,18 @@ def _run(
 ) -> list[FitResult]:
     from joblib import Parallel, delayed
 
-    tasks = (
+    tasks = [
         delayed(_job)(copy.deepcopy(cands[c].loss), heads[c], model, X, y, folds[f], epochs, seed)
         for c, f in jobs
-    )
-    results: Iterator[FitResult] = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    ]
+    results: Iterator[FitResult]
+    try:  # stream results back for the progress bar
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    except ValueError as exc:
+        if "return_as" not in str(exc):
+            raise
+        # backends that cannot stream (joblib's "multiprocessing", Ray's) return all fits at once
+        results = iter(Parallel(n_jobs=n_jobs)(tasks))
     bar = _progress(len(jobs), progress)
     if bar is None:
         return list(results)

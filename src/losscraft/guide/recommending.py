@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
+import torch
 from torch import nn
 
 from .._core.errors import LosscraftError
@@ -722,16 +723,60 @@ def _relation(a: _Candidate, b: _Candidate) -> str | None:
     return None
 
 
+def _proportional(a: _Candidate, b: _Candidate) -> str | None:
+    """``a = k * b`` (``k > 0``) on random valid inputs at their settings, if so (float64).
+
+    Catches identities no :class:`~losscraft._core.spec.Relation` can state because they tie
+    hyperparameters of different names (balanced softmax with counts ``n`` is logit adjustment
+    with priors ``n / N``).
+    """
+    if a.combination or b.combination:
+        return None
+    sa, sb = a.entries[0].spec, b.entries[0].spec
+    if (sa.inputs, sa.input_kind) != (sb.inputs, sb.input_kind):
+        return None
+    try:
+        gen = torch.Generator().manual_seed(0)
+        call = sa.sample(64, generator=gen, dtype=torch.float64, **a.params[0])
+        va = build({"name": a.name, **a.params[0], "reduction": "none"})(*call.args, **call.kwargs)
+        vb = build({"name": b.name, **b.params[0], "reduction": "none"})(*call.args, **call.kwargs)
+    except (LosscraftError, TypeError, ValueError, RuntimeError, IndexError):
+        return None  # not callable on the same inputs: not the same loss
+    if (
+        va.shape != vb.shape
+        or va.numel() < 2
+        or not bool(torch.isfinite(va).all() & torch.isfinite(vb).all())
+    ):
+        return None
+    den = float((vb * vb).sum())
+    if den <= 0:
+        return None
+    k = float((va * vb).sum()) / den  # least-squares factor
+    scale = float(va.abs().max())
+    # float32-stored hyperparameters (priors, counts) agree to ~1e-7, distinct losses by far more
+    if k <= 0 or not torch.allclose(va, k * vb, rtol=1e-5, atol=1e-7 * scale):
+        return None
+    return f"{a.label(set(a.params[0]))} = {k:.6g} * {b.label(set(b.params[0]))} on random inputs"
+
+
 def _distinct(cands: list[_Candidate], notes: list[str]) -> list[_Candidate]:
     """Drop candidates that equal an earlier (better-ranked) one up to a positive factor.
 
-    Such losses have the same minimiser, so they are one recommendation, not several; the
+    Such losses have the same minimiser, so they are one recommendation, not several: the
     registry's :class:`~losscraft._core.spec.Relation` identities (checked by the contract
-    suite) say which are.
+    suite) say which are, and where the identity ties differently named hyperparameters a
+    float64 evaluation on random valid inputs does.
     """
     out: list[_Candidate] = []
     for c in cands:
-        same = next(((k, r) for k in out if (r := _relation(c, k) or _relation(k, c)) is not None), None)
+        same = next(
+            (
+                (k, r)
+                for k in out
+                if (r := _relation(c, k) or _relation(k, c) or _proportional(c, k)) is not None
+            ),
+            None,
+        )
         if same is None:
             out.append(c)
         else:
