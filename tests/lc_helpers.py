@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import torch
 
 import losscraft
 from losscraft import LossEntry, TargetKind
+
+ROOT = Path(__file__).resolve().parents[1]
 
 ENTRIES: list[LossEntry] = losscraft.catalog()
 IDS = [e.name for e in ENTRIES]
@@ -53,3 +59,18 @@ def cast(args: tuple[torch.Tensor, ...], dtype: torch.dtype) -> tuple[torch.Tens
 
 def defaults_kwargs(entry: LossEntry) -> dict[str, Any]:
     return {p.name: p.default for p in entry.spec.params}
+
+
+def load_script(relpath: str | Path) -> ModuleType:
+    """Import a repository script (docs generator, benchmark, example) by its path from the root.
+
+    Executed afresh on every call, as a module named after its file; registered in
+    ``sys.modules`` while it runs and afterwards (its dataclasses look their module up there).
+    """
+    path = ROOT / relpath
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod

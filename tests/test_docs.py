@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import math
 import os
@@ -19,15 +18,13 @@ import pytest
 
 import losscraft
 
+from lc_helpers import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _gen():
-    spec = importlib.util.spec_from_file_location("gen_catalog", ROOT / "docs" / "gen_catalog.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("docs/gen_catalog.py")
 
 
 def test_catalog_page_is_up_to_date() -> None:
@@ -37,15 +34,7 @@ def test_catalog_page_is_up_to_date() -> None:
 
 def test_choosing_page_is_up_to_date() -> None:
     pytest.importorskip("sklearn")  # the [guide] extra: the worked examples run the guide on bundled data
-    spec = importlib.util.spec_from_file_location("gen_choosing", ROOT / "docs" / "gen_choosing.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(mod)
-        text = mod.render()
-    finally:
-        del sys.modules[spec.name]
+    text = load_script("docs/gen_choosing.py").render()
     assert (ROOT / "docs" / "choosing-a-loss.md").read_text() == text, "run `make docs`"
 
 

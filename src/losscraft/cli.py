@@ -134,6 +134,13 @@ def make_app() -> "typer.Typer":
     )
 
     JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object (see JSON_SCHEMAS).")]
+    DataArg = Annotated[
+        Path, typer.Argument(help="CSV, TSV, Parquet, .npy or .npz file.", show_default=False)
+    ]
+    TargetOpt = Annotated[
+        str | None,
+        typer.Option("--target", "-t", help="Target column (needed when the table has several)."),
+    ]
     ParamOpt = Annotated[
         list[str] | None,
         typer.Option("--param", "-p", help="Hyperparameter name=value (repeatable).", show_default=False),
@@ -320,13 +327,8 @@ def make_app() -> "typer.Typer":
 
     @app.command("recommend")
     def recommend_cmd(
-        data: Annotated[
-            Path, typer.Argument(help="CSV, TSV, Parquet, .npy or .npz file.", show_default=False)
-        ],
-        target: Annotated[
-            str | None,
-            typer.Option("--target", "-t", help="Target column (needed when the table has several)."),
-        ] = None,
+        data: DataArg,
+        target: TargetOpt = None,
         features: Annotated[
             str | None,
             typer.Option("--features", help="Feature columns: a comma list, or 'all' (every other column)."),
@@ -374,13 +376,8 @@ def make_app() -> "typer.Typer":
 
     @app.command("compare")
     def compare_cmd(
-        data: Annotated[
-            Path, typer.Argument(help="CSV, TSV, Parquet, .npy or .npz file.", show_default=False)
-        ],
-        target: Annotated[
-            str | None,
-            typer.Option("--target", "-t", help="Target column (needed when the table has several)."),
-        ] = None,
+        data: DataArg,
+        target: TargetOpt = None,
         features: Annotated[
             str,
             typer.Option("--features", help="Feature columns: a comma list, or 'all' (every other column)."),

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
+from lc_helpers import load_script
 
 
 def test_quick_run_prints_a_table(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     pytest.importorskip("sklearn")
-    spec = importlib.util.spec_from_file_location("bench_compare", ROOT / "benchmarks" / "bench_compare.py")
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, bench)  # dataclasses resolve their module
-    spec.loader.exec_module(bench)
+    bench = load_script("benchmarks/bench_compare.py")
     threads = torch.get_num_threads()
     rows = bench.main(["--quick", "--repeats", "1", "--threads", "1"])
     assert torch.get_num_threads() == threads

@@ -3,16 +3,16 @@ size, and the code block a reader types computes the same target and features as
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import socket
-import sys
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
+
+from lc_helpers import load_script
 
 pytest.importorskip("sklearn")  # the [guide] extra: the examples' data sets ship in these wheels
 pytest.importorskip("statsmodels")
@@ -41,15 +41,7 @@ STACKLOSS = [42, 37, 37, 28, 18, 18, 19, 20, 15, 14, 14, 13, 11, 12, 8, 7, 8, 8,
 
 
 def _gen() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_choosing", ROOT / "docs" / "gen_choosing.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        del sys.modules[spec.name]
-    return mod
+    return load_script("docs/gen_choosing.py")
 
 
 GEN = _gen()

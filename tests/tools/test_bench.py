@@ -18,15 +18,15 @@ import torch
 
 from losscraft.bench import PeakMemory, Timing, run_isolated, time_call
 
+from lc_helpers import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "benchmarks" / "bench_losses.py"
 
 
 def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script(path)
+    assert mod.__name__ == name
     return mod
 
 

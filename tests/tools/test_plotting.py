@@ -340,13 +340,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _gen_understanding():  # type: ignore[no-untyped-def]
-    import importlib.util
+    from lc_helpers import load_script
 
-    spec = importlib.util.spec_from_file_location("gen_understanding", ROOT / "docs" / "gen_understanding.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("docs/gen_understanding.py")
 
 
 def test_understanding_page_generates_and_is_current(tmp_path: Path) -> None:
