@@ -1,0 +1,236 @@
+r"""Collectives for losses whose value couples the whole batch, under ``torch.distributed``.
+
+Under data parallelism (DDP, FSDP and the trainers built on them) every rank $r = 0, \dots, R-1$
+holds a shard $x_r$ of the batch, computes a loss $L_r$ and calls ``backward``; DDP then
+**averages** the parameter gradients over the ranks. A batch-coupled loss (a mean over valid
+items, a Dice ratio of batch sums, a contrastive loss over all negatives) has the full-batch
+value only if it is computed from global quantities. The collectives here make those quantities
+global *with gradient*, so that every rank computes the same full-batch loss $L$ and, after
+DDP's averaging, the same gradient as one process on the concatenated batch:
+
+* :func:`all_reduce_sum`: $S = \sum_r s_r$ (per-class sums, normalisers), differentiable;
+* :func:`all_gather_cat`: $X = [x_0; x_1; \dots; x_{R-1}]$ along dim 0 with unequal
+  (possibly zero) row counts (embeddings for contrastive losses), differentiable, plus the
+  rows of this rank;
+* :func:`all_reduce_count`: a global count or total weight, without gradient.
+
+Why the backward passes *sum* the gradients over ranks: each rank's graph ends in its own copy
+of $L$ and autograd differentiates only that copy, so rank $k$ alone would obtain
+$\partial L_k / \partial x_r$ for its local $x_r$ only from its own loss. The true gradient of
+the total $\sum_k L_k$ with respect to rank $r$'s input is $\sum_k \partial L_k / \partial x_r$,
+which the backward assembles with one all-reduce; with $L_k = L$ on every rank this is
+$R \, \partial L / \partial x_r$, and DDP's division by $R$ gives back exactly the full-batch
+gradient $\partial L / \partial x_r$. (This is the convention of
+``torch.distributed.nn.functional.all_reduce``; a loss that wants ``dL/dx`` *without* DDP's
+averaging divides by :func:`world_size` itself.)
+
+No process group (``torch.distributed`` unavailable or not initialised) or a group of world size
+1: every function is a no-op that returns its input object itself (bitwise the single-process
+computation, no copy, no extra autograd node).
+
+Failure instead of hanging: every rank must make the same calls in the same order with the
+same trailing shapes and dtypes; a rank that dies or skips a call leaves the others waiting in
+the collective until the process group's ``timeout`` (``init_process_group(...,
+timeout=datetime.timedelta(seconds=...))``), after which the collective raises. Gloo honours the
+timeout for every collective; NCCL does when its asynchronous error handling is on (the default
+in recent torch). The tests initialise their groups with a timeout of a few seconds and run every
+spawned job under a hard wall-clock limit as well.
+
+Each call is one collective (plus one small size exchange in :func:`all_gather_cat`): callers
+pack several statistics into one tensor (e.g. ``torch.stack([inter, psum, gsum])``) rather than
+calling once per statistic or per class.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch.distributed import ProcessGroup
+
+__all__ = [
+    "Gathered",
+    "all_gather_cat",
+    "all_reduce_count",
+    "all_reduce_sum",
+    "is_active",
+    "rank",
+    "world_size",
+]
+
+
+def is_active(group: ProcessGroup | None = None) -> bool:
+    """Whether ``torch.distributed`` is available and initialised and ``group`` has more than one rank.
+
+    ``group=None`` is the default (world) group. When this is ``False`` every collective here is a
+    no-op returning its input.
+    """
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size(group) > 1
+
+
+def world_size(group: ProcessGroup | None = None) -> int:
+    """The number of ranks in ``group`` (``None``: the world); 1 when not :func:`is_active`."""
+    return dist.get_world_size(group) if is_active(group) else 1
+
+
+def rank(group: ProcessGroup | None = None) -> int:
+    """This process's rank within ``group`` (``None``: the world); 0 when not :func:`is_active`."""
+    return dist.get_rank(group) if is_active(group) else 0
+
+
+# --------------------------------------------------------------------------- all-reduce (sum)
+class _AllReduceSum(torch.autograd.Function):
+    r"""$S = \sum_r x_r$; backward: $\bar x_r = \sum_k \bar S_k$ (the all-reduce of the gradients)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, group: ProcessGroup | None) -> Tensor:  # type: ignore[override]
+        ctx.group = group
+        out = x.contiguous().clone()
+        dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+        # Through the Function again, so that the gradient stays differentiable (create_graph=True).
+        return _reduce_sum(grad, ctx.group), None
+
+
+def _reduce_sum(x: Tensor, group: ProcessGroup | None) -> Tensor:
+    out: Tensor = _AllReduceSum.apply(x, group)  # type: ignore[no-untyped-call]
+    return out
+
+
+def all_reduce_sum(x: Tensor, group: ProcessGroup | None = None) -> Tensor:
+    r"""The sum of ``x`` over the ranks of ``group``, differentiable.
+
+    Forward: $S = \sum_{r} x_r$, the same on every rank; ``x`` must have the same shape and dtype
+    on every rank. Backward: the gradient reaching rank $r$'s ``x`` is the all-reduce **sum** of
+    the incoming gradients, $\bar x_r = \sum_k \partial L_k / \partial S$. When every rank
+    computes the same loss $L = f(S)$ this is $R \, f'(S)$, which DDP's gradient averaging
+    (division by $R$) turns into the full-batch gradient $f'(S)\,\partial S / \partial x_r$.
+
+    One collective per call: pack several statistics into one tensor (``torch.stack`` or
+    ``torch.cat``) and split the result, rather than calling once per statistic or per class.
+
+    Not :func:`is_active`: returns ``x`` itself (no copy, no autograd node).
+    """
+    if not is_active(group):
+        return x
+    return _reduce_sum(x, group)
+
+
+# --------------------------------------------------------------------------- all-gather (concatenate)
+class Gathered(NamedTuple):
+    """The result of :func:`all_gather_cat`: ``(tensor, rows)``, unpackable as a pair."""
+
+    tensor: Tensor
+    """Every rank's rows, concatenated along dim 0 in rank order."""
+    rows: slice
+    """This rank's rows of ``tensor``: ``tensor[rows]`` equals the local input."""
+
+
+class _AllGatherCat(torch.autograd.Function):
+    r"""$X = [x_0; \dots; x_{R-1}]$; backward: $\bar x_r = (\sum_k \bar X_k)[\text{rows}_r]$."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, x: Tensor, sizes: tuple[int, ...], rows: slice, group: ProcessGroup | None
+    ) -> Tensor:
+        ctx.group = group
+        ctx.rows = rows
+        most = max(sizes)
+        if most == 0:  # nothing anywhere: no collective to run (every rank knows it)
+            return x.new_empty((0, *x.shape[1:]))
+        padded = x.contiguous()
+        if x.shape[0] < most:
+            padded = torch.cat([padded, x.new_zeros((most - x.shape[0], *x.shape[1:]))])
+        parts = [torch.empty_like(padded) for _ in sizes]
+        dist.all_gather(parts, padded, group=group)
+        return torch.cat([p[:n] for p, n in zip(parts, sizes, strict=True)])
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None, None]:  # type: ignore[override]
+        # Reduce-scatter as all-reduce + local slice: every backend has all_reduce (gloo has no
+        # reduce_scatter); through the Function, so the gradient stays differentiable.
+        total = _reduce_sum(grad, ctx.group)
+        return total[ctx.rows], None, None, None
+
+
+def all_gather_cat(x: Tensor, group: ProcessGroup | None = None) -> Gathered:
+    r"""Every rank's ``x`` concatenated along dim 0 (in rank order), differentiable, and this rank's rows.
+
+    The ranks may hold different numbers of rows, zero included; the trailing shape and the dtype
+    must agree. The row counts are exchanged first (one small all-gather of an ``int64`` tensor and
+    one host synchronisation to read them), then the rows, padded to the largest count, are
+    gathered in one ``all_gather`` and trimmed. ``bool`` tensors travel as ``uint8``.
+
+    Backward: the gradient $\bar X$ of the gathered tensor is summed over the ranks and rank $r$
+    keeps its own rows, $\bar x_r = \sum_k (\partial L_k / \partial X)[\text{rows}_r]$ (reduce-scatter
+    semantics, implemented as an all-reduce of $\bar X$ followed by the local slice). When every
+    rank computes the same loss $L(X)$ this is $R \, \partial L / \partial x_r$, which DDP's
+    gradient averaging turns into the full-batch gradient. The remote rows therefore keep their
+    gradient: a contrastive loss computed on the gathered embeddings trains every rank's encoder
+    through every other rank's negatives.
+
+    Returns :class:`Gathered` ``(tensor, rows)``: ``tensor[rows]`` are this rank's rows (e.g. the
+    anchors of a contrastive loss, or the rows to return for ``reduction="none"``).
+
+    Not :func:`is_active`: ``(x, slice(0, len(x)))`` with ``x`` itself (no copy, no autograd node).
+    """
+    if not is_active(group):
+        return Gathered(x, slice(0, x.shape[0]))
+    if x.dim() == 0:
+        raise ValueError("all_gather_cat concatenates along dim 0: x must have at least one dimension")
+    n_ranks = dist.get_world_size(group)
+    me = dist.get_rank(group)
+    size = torch.tensor([x.shape[0]], dtype=torch.int64, device=x.device)
+    size_parts = [torch.empty_like(size) for _ in range(n_ranks)]
+    dist.all_gather(size_parts, size, group=group)
+    sizes = tuple(int(n) for n in torch.cat(size_parts).tolist())
+    start = sum(sizes[:me])
+    rows = slice(start, start + sizes[me])
+    if x.dtype == torch.bool:
+        flat: Tensor = _AllGatherCat.apply(x.to(torch.uint8), sizes, rows, group)  # type: ignore[no-untyped-call]
+        return Gathered(flat.bool(), rows)
+    out: Tensor = _AllGatherCat.apply(x, sizes, rows, group)  # type: ignore[no-untyped-call]
+    return Gathered(out, rows)
+
+
+# --------------------------------------------------------------------------- counts
+def all_reduce_count(
+    n: int | float | Tensor, group: ProcessGroup | None = None, *, device: torch.device | None = None
+) -> Tensor:
+    """The sum of a count or total weight over the ranks, as a tensor without gradient.
+
+    For global denominators: the number of valid items, the total class weight, the number of
+    tokens in all micro-batches. A tensor ``n`` keeps its dtype and device (and is detached); a
+    Python ``int`` becomes ``int64`` and a ``float`` the default float dtype, on ``device``
+    (default: the current CUDA device for an NCCL group, else the CPU). No host synchronisation
+    beyond the collective itself.
+
+    Not :func:`is_active`: ``n.detach()`` for a tensor (the same values, no copy), else
+    ``torch.tensor(n)`` on ``device``.
+    """
+    if isinstance(n, Tensor):
+        value = n.detach()
+    else:
+        if device is None:
+            device = _default_device(group)
+        dtype = torch.int64 if isinstance(n, int) else torch.get_default_dtype()
+        value = torch.tensor(n, dtype=dtype, device=device)
+    if not is_active(group):
+        return value
+    out = value.contiguous().clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
+    return out
+
+
+def _default_device(group: ProcessGroup | None) -> torch.device:
+    """Where a collective on ``group`` needs its tensors: the current CUDA device for NCCL, else CPU."""
+    if is_active(group) and dist.get_backend(group) == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
