@@ -8,7 +8,7 @@ HuberLoss(delta=2.0, reduction='mean')
 True
 """
 
-from . import analysis, builder, compose, functional, losses, multitask, weighting
+from . import analysis, builder, compose, distributed, functional, losses, multitask, weighting
 from ._core.errors import LosscraftError
 from ._core.reduction import reduce_checked as reduce  # the validating public face
 from ._core.registry import LossEntry, build, catalog, get
@@ -152,6 +152,7 @@ __all__ = [
     "compare",
     "compose",
     "custom_loss",
+    "distributed",
     "functional",
     "get",
     "losses",

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from ._core.checks import check_nonnegative, fmt_shape
 from ._core.errors import LosscraftError
 from ._core.module import LossModule
-from ._core.reduction import check_weight, mean_denominator, record_unreduced
+from ._core.reduction import check_weight, global_sum, mean_denominator, record_unreduced
 from ._core.registry import build, check_config_keys, register_composite
 from ._core.spec import InputKind, TargetKind
 from .compose import Combinable, input_names
@@ -251,7 +251,7 @@ def _reduce_weighted(
         return values
     total = values.sum()
     if reduction == "sum":
-        return total
+        return global_sum(total)
     if normalize == "count":
         n = kept.sum().to(values.dtype) if kept is not None else values.new_tensor(float(values.numel()))
     else:

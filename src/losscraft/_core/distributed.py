@@ -43,6 +43,10 @@ calling once per statistic or per class.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
@@ -53,12 +57,19 @@ if TYPE_CHECKING:
     from torch.distributed import ProcessGroup
 
 __all__ = [
+    "BatchContext",
     "Gathered",
     "all_gather_cat",
     "all_reduce_count",
     "all_reduce_sum",
+    "current_context",
+    "current_group",
+    "global_batch",
+    "global_denominator",
+    "global_sum_factor",
     "is_active",
     "rank",
+    "use_context",
     "world_size",
 ]
 
@@ -234,3 +245,125 @@ def _default_device(group: ProcessGroup | None) -> torch.device:
     if is_active(group) and dist.get_backend(group) == "nccl":
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
+
+
+# --------------------------------------------------------------------------- the global-batch switch
+@dataclass(frozen=True)
+class BatchContext:
+    """What :func:`global_batch` switched on: the process group and an optional fixed denominator."""
+
+    group: ProcessGroup | None
+    """The ranks whose batches form the global batch (``None``: the world)."""
+    denominator: float | None
+    """The total count (or weight) of the global batch, given by the caller; ``None``: all-reduced."""
+
+
+_CONTEXT: contextvars.ContextVar[BatchContext | None] = contextvars.ContextVar(
+    "losscraft_global_batch", default=None
+)
+
+
+@contextlib.contextmanager
+def global_batch(
+    group: ProcessGroup | None = None, *, denominator: float | int | None = None
+) -> Iterator[BatchContext]:
+    r"""Within the block, losses return this rank's share of the global-batch loss, scaled by $R$.
+
+    The rule, with $R$ = :func:`world_size` of ``group``: each rank returns $R$ times its
+    contribution to the loss of the global batch (every rank's batch, concatenated). The mean
+    of the returned values over the ranks is then the global-batch loss, and DDP's gradient
+    averaging (a division by $R$) gives the global-batch gradient. For a loss whose only batch
+    coupling is the mean's count:
+
+    * ``"mean"``: the local weighted sum over $D / R$, where $D$ is the global count or total
+      weight (one all-reduce per call in :func:`~losscraft._core.reduction.mean_denominator`;
+      divide-no-nan on the global $D$: a rank whose items are all ignored, or that holds no
+      items, still divides by the global count);
+    * ``"sum"``: $R$ times the local sum;
+    * ``"none"``: this rank's rows, unchanged.
+
+    ``denominator``: the global count (or total weight) fixed by the caller instead of
+    all-reduced, for gradient accumulation: with $k$ micro-batches per optimiser step, pass the
+    number of valid items (or the total weight) of *all* micro-batches on *all* ranks; each
+    micro-batch's ``"mean"`` is then its weighted sum over ``denominator / R`` and the $k$
+    accumulated gradients equal those of one big batch. It also works without a process group
+    (plain gradient accumulation, $R = 1$). No collective is run for the denominator then.
+
+    Without an initialised process group (or with world size 1) and without ``denominator`` the
+    block changes nothing: every loss is bitwise the plain loss.
+
+    Context variables follow threads and asyncio tasks as Python defines them: the switch is
+    per thread (``nn.DataParallel`` replicas start outside it) and is inherited by tasks.
+    """
+    if denominator is not None and not (isinstance(denominator, (int, float)) and denominator >= 0):
+        raise ValueError(f"global_batch: 'denominator' must be a number >= 0, got {denominator!r}")
+    state = BatchContext(group, None if denominator is None else float(denominator))
+    token = _CONTEXT.set(state)
+    try:
+        yield state
+    finally:
+        _CONTEXT.reset(token)
+
+
+@contextlib.contextmanager
+def use_context(state: BatchContext | None) -> Iterator[None]:
+    """Re-enter a :func:`current_context` captured earlier (e.g. in a forward pass, for its backward)."""
+    token = _CONTEXT.set(state)
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def current_context() -> BatchContext | None:
+    """The innermost :func:`global_batch` in effect, or ``None``."""
+    return _CONTEXT.get()
+
+
+def current_group() -> tuple[bool, ProcessGroup | None]:
+    """``(active, group)``: whether a :func:`global_batch` is in effect over a group of more than one rank."""
+    state = _CONTEXT.get()
+    if state is None:
+        return False, None
+    return is_active(state.group), state.group
+
+
+def global_sum_factor() -> int:
+    """$R$ under an active :func:`global_batch` (what ``"sum"`` multiplies by), else 1."""
+    active, group = current_group()
+    return dist.get_world_size(group) if active else 1
+
+
+def global_denominator(total: int | float | Tensor) -> float | Tensor | None:
+    r"""The global-batch ``"mean"`` denominator $D / R$ for a local ``total``, or ``None`` when none applies.
+
+    ``None`` (outside :func:`global_batch`, or inside one without ``denominator`` and without an
+    active group): the caller keeps its local total. Otherwise $D$ is the given ``denominator``
+    or the sum of ``total`` over the ranks (one all-reduce; differentiable for a tensor
+    ``total``, so learned weights in a weighted mean keep their gradient), with the
+    divide-no-nan rule applied to $D$ (a non-positive $D$ becomes 1). A tensor ``total`` gives a
+    tensor of its dtype and device; a Python number gives a ``float`` (one host read under a
+    process group).
+    """
+    state = _CONTEXT.get()
+    if state is None:
+        return None
+    n_ranks = world_size(state.group)
+    if state.denominator is not None:
+        d = state.denominator if state.denominator > 0 else 1.0
+        if isinstance(total, Tensor):
+            return torch.full_like(total, d / n_ranks, dtype=_float_dtype(total))
+        return d / n_ranks
+    if n_ranks == 1:
+        return None
+    if isinstance(total, Tensor):
+        t = total if total.is_floating_point() else total.to(torch.get_default_dtype())
+        g = all_reduce_sum(t, state.group)
+        return torch.where(g > 0, g, torch.ones_like(g)) / n_ranks
+    local = torch.tensor(float(total), dtype=torch.float64, device=_default_device(state.group))
+    g_count = float(all_reduce_count(local, state.group).item())
+    return (g_count if g_count > 0 else 1.0) / n_ranks
+
+
+def _float_dtype(t: Tensor) -> torch.dtype:
+    return t.dtype if t.is_floating_point() else torch.get_default_dtype()

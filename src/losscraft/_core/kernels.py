@@ -72,6 +72,7 @@ import torch
 from torch import Tensor
 
 from .checks import compute_dtype, functorch_active, is_compiling
+from .distributed import BatchContext, current_context, global_sum_factor, use_context
 from .reduction import mean_denominator
 
 __all__ = [
@@ -352,6 +353,9 @@ class _Run:
     reduction: str
     grad_bound: float
     chunk: int
+    scale: float | None = None
+    """The reduction's scale ``k``, fixed by the first :meth:`execute` (a recomputation in
+    backward reuses it: no second collective under ``global_batch``)."""
 
     def execute(self, need_grad: bool) -> tuple[Tensor, Tensor | None, float]:
         """Loss value, gradient buffer (or ``None``) and the scale pending on the buffer."""
@@ -370,10 +374,16 @@ class _Run:
         aux_reader = _ChunkReader(aux, period, chunk_len) if aux is not None else None
 
         # k: the reduction's scale, folded into the per-element factor f = w k.
+        # Inside global_batch, "mean" divides by the global count / R and "sum" multiplies by R.
         k = 1.0
-        if self.reduction == "mean":
+        if self.scale is not None:
+            k = self.scale
+        elif self.reduction == "mean":
             den = float(n) if w is None else _operand_sum(w, n)
             k = 1.0 / mean_denominator(den)  # divide-no-nan: the mean of nothing is 0
+        elif self.reduction == "sum":
+            k = float(global_sum_factor())
+        self.scale = k
         # float16 buffers hold an O(1) gradient; bscale is applied in backward (docstring).
         gmul, bscale = 1.0, 1.0
         if need_grad and x.dtype == torch.float16:
@@ -523,6 +533,7 @@ class _LeanElementwise(torch.autograd.Function):
         ctx.buf = buf
         ctx.bscale = bscale
         ctx.composed = composed
+        ctx.batch = current_context()  # the composed recomputation runs under the same switch
         # For the rare second backward: the tensors (references, no copies; unpacking checks
         # that none was modified in place) and the settings to recompute the buffer.
         ctx.has = (run.weight is not None, run.aux is not None)
@@ -537,7 +548,9 @@ class _LeanElementwise(torch.autograd.Function):
         if torch.is_grad_enabled():
             # create_graph=True: differentiate the composed loss instead (exact and
             # differentiable again, only slower).
-            return _recompute(ctx.composed, ctx.saved_tensors[0], grad_output), None, None
+            batch: BatchContext | None = ctx.batch
+            with use_context(batch):
+                return _recompute(ctx.composed, ctx.saved_tensors[0], grad_output), None, None
         scale: float = ctx.bscale
         if buf is None:
             # A second backward through the same graph (retain_graph=True): the first one

@@ -23,9 +23,18 @@ import torch
 from torch import Tensor
 
 from .checks import REDUCTIONS, check_nonnegative, check_tensor, fmt_shape, is_compiling
+from .distributed import global_denominator, global_sum_factor
 from .errors import LosscraftError
 
-__all__ = ["Reduction", "check_weight", "mean_denominator", "record_unreduced", "reduce", "reduce_checked"]
+__all__ = [
+    "Reduction",
+    "check_weight",
+    "global_sum",
+    "mean_denominator",
+    "record_unreduced",
+    "reduce",
+    "reduce_checked",
+]
 
 Reduction = Literal["mean", "sum", "none"]
 
@@ -67,7 +76,7 @@ def _record(values: Tensor, den: Tensor | None, mask: Tensor | None, *, replace:
 
 
 @overload
-def mean_denominator(total: int) -> int: ...
+def mean_denominator(total: int) -> int | float: ...
 @overload
 def mean_denominator(total: float) -> float: ...
 @overload
@@ -85,13 +94,30 @@ def mean_denominator(total: int | float | Tensor) -> int | float | Tensor:
     ``mask`` and ``denominator`` means), the chunked elementwise kernels
     (``losscraft._core.kernels``) and the linear cross-entropy planner all call it. Making the
     count global across processes (data-parallel training: the sum of the count over ranks)
-    therefore belongs here, and only here.
+    therefore belongs here, and only here: inside ``losscraft.distributed.global_batch`` the
+    result is $D / R$, with $D$ the count summed over the $R$ ranks (or the ``denominator``
+    given for gradient accumulation) and divide-no-nan applied to $D$; a Python-number total
+    then gives a ``float`` (see ``losscraft._core.distributed.global_denominator``).
     """
+    shared = global_denominator(total)
+    if shared is not None:
+        return shared
     if isinstance(total, Tensor):
         return torch.where(total > 0, total, torch.ones_like(total))
     if total > 0:
         return total
     return 1.0 if isinstance(total, float) else 1
+
+
+def global_sum(total: Tensor) -> Tensor:
+    r"""A ``"sum"`` reduction's result: ``total``, times $R$ inside ``global_batch`` over $R$ ranks.
+
+    The one place a top-level ``"sum"`` is scaled (each rank returns $R$ times its share of the
+    global-batch sum; see ``losscraft._core.distributed.global_batch``). Outside it, ``total``
+    itself (no copy, no autograd node).
+    """
+    r = global_sum_factor()
+    return total if r == 1 else total * r
 
 
 def check_weight(fn: str, weight: Tensor | None, loss_shape: torch.Size, name: str = "weight") -> None:
@@ -151,13 +177,15 @@ def reduce(
     if denominator is not None:
         if weight is not None:
             raise LosscraftError("reduce: pass either 'weight' or 'denominator', not both")
-        num = reduce(values, "sum" if reduction == "mean" else reduction, mask=mask)
+        # Local sums (_reduce_local): the global-batch scaling is applied once, below.
+        num = _reduce_local(values, "sum" if reduction == "mean" else reduction, mask=mask)
         if reduction != "mean":
             if reduction == "none":  # the mean would divide by the denominator, not the count
                 d = denominator.to(values.dtype).expand_as(values)
                 _record(num, d if mask is None else d * mask, mask, replace=True)
-            return num
-        den = reduce(denominator.to(values.dtype).expand_as(values), "sum", mask=mask)
+                return num
+            return global_sum(num)
+        den = _reduce_local(denominator.to(values.dtype).expand_as(values), "sum", mask=mask)
         return num / mean_denominator(den)
     w: Tensor | None = None
     if weight is not None:
@@ -174,7 +202,7 @@ def reduce(
         return values
     total = values.sum()
     if reduction == "sum":
-        return total
+        return global_sum(total)
     if w is None or (normalize == "count" and mask is None):
         # the mean of an empty batch is 0, not nan.
         return total / mean_denominator(values.numel())
@@ -185,6 +213,16 @@ def reduce(
         den = w.expand_as(values).sum() if w.shape != values.shape else w.sum()
     # divide-no-nan: 0/0 -> 0 with zero gradient, every position masked or zero-weighted.
     return total / mean_denominator(den)
+
+
+def _reduce_local(values: Tensor, reduction: str, mask: Tensor | None) -> Tensor:
+    """:func:`reduce` with ``"sum"`` or ``"none"`` and a mask only, never scaled for the global batch."""
+    if reduction == "sum":
+        if mask is not None:  # the same operations as reduce(), so the same bits
+            values = torch.where(mask, values, values.new_zeros(()))
+            values = values * mask.to(values.dtype)
+        return values.sum()
+    return reduce(values, reduction, mask=mask)
 
 
 def reduce_checked(

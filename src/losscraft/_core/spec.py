@@ -15,7 +15,7 @@ Every field is either *executable* (checked by a generic test over the whole reg
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
@@ -634,6 +634,15 @@ class LossSpec:
         extreme: the input magnitude up to which the loss must be finite (contract-tested):
             1e4 for logits and residuals; smaller only where the true value overflows float32
             (``exp`` of a log-rate).
+        batch_coupling: how the loss couples the samples of a batch, i.e. what must become
+            global for the full-batch answer under data parallelism (``losscraft.distributed``):
+            ``"samples"``: only through the mean's count (per-sample losses; the count is
+            all-reduced); ``"overlap_sums"``: through per-class sums over the batch (the Dice
+            family with ``aggregate="batch"``); ``"embeddings"``: every sample is compared
+            with the others' embeddings (contrastive losses); ``"sort"``: through a sort of
+            the whole batch's errors (Lovász with ``aggregate="batch"``). An entry with an
+            ``aggregate`` parameter couples only with ``aggregate="batch"`` (per image it is
+            per sample): see :meth:`coupling`.
     """
 
     name: str
@@ -657,6 +666,21 @@ class LossSpec:
     ignore_index: bool = False
     when_to_use: str = ""
     extreme: float = 1e4
+    batch_coupling: Literal["samples", "overlap_sums", "embeddings", "sort"] = "samples"
+
+    def coupling(self, hparams: Mapping[str, Any] | None = None) -> str:
+        """The :attr:`batch_coupling` of a call with ``hparams`` (missing ones: the defaults).
+
+        ``"samples"`` when the entry has an ``aggregate`` parameter whose value is not
+        ``"batch"``: a per-image Dice or Lovász score couples nothing but the mean's count.
+        """
+        if self.batch_coupling == "samples":
+            return "samples"
+        if any(p.name == "aggregate" for p in self.params):
+            value = {**self.defaults, **(hparams or {})}["aggregate"]
+            if value != "batch":
+                return "samples"
+        return self.batch_coupling
 
     @property
     def function_name(self) -> str:

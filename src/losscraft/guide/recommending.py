@@ -759,7 +759,7 @@ def _proportional(a: _Candidate, b: _Candidate) -> str | None:
     return f"{a.label(set(a.params[0]))} = {k:.6g} * {b.label(set(b.params[0]))} on random inputs"
 
 
-def _distinct(cands: list[_Candidate], notes: list[str]) -> list[_Candidate]:
+def _distinct(cands: list[_Candidate], notes: list[str], limit: int) -> list[_Candidate]:
     """Drop candidates that equal an earlier (better-ranked) one up to a positive factor.
 
     Such losses have the same minimiser, so they are one recommendation, not several: the
@@ -769,6 +769,8 @@ def _distinct(cands: list[_Candidate], notes: list[str]) -> list[_Candidate]:
     """
     out: list[_Candidate] = []
     for c in cands:
+        if len(out) == limit:  # the rest is not shown
+            break
         same = next(
             (
                 (k, r)
@@ -869,12 +871,13 @@ def recommend(
     # A loss no rule spoke for is not a recommendation: list only those with a positive score
     # (at least the best one), and say so when that leaves fewer than ``top``.
     kept = [c for c in cands if c.score > 0] or cands[:1]
-    kept = _distinct(kept, notes)
-    if len(kept) < top and len(cands) > len(kept):
+    n_scored = len(kept)
+    if n_scored < top and len(cands) > n_scored:
         notes.append(
-            f"only {len(kept)} loss(es) have a reason for this data and goal; "
-            f"the other {len(cands) - len(kept)} candidate(s) have none and are not listed"
+            f"only {n_scored} loss(es) have a reason for this data and goal; "
+            f"the other {len(cands) - n_scored} candidate(s) have none and are not listed"
         )
+    kept = _distinct(kept, notes, top)
     items = []
     for c in kept[:top]:
         config, loss = _build(c)

@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from ..._core.checks import compute_dtype, is_compiling, to_compute
+from ..._core.distributed import BatchContext, current_context, global_sum_factor, use_context
 from ..._core.reduction import mean_denominator, reduce
 
 __all__ = [
@@ -123,16 +124,23 @@ def _plan(target: Tensor, ignore_index: int) -> _Plan:
 
 
 def _row_weights(plan: _Plan, reduction: str, n: int, dt: torch.dtype, device: torch.device) -> Tensor:
-    """d(result)/d(loss of each computed row) for "mean"/"sum" (ignored rows: 0)."""
+    """d(result)/d(loss of each computed row) for "mean"/"sum" (ignored rows: 0).
+
+    Inside ``global_batch`` over R ranks: "mean" divides by the global count / R (through
+    ``mean_denominator``) and "sum" weighs every row R.
+    """
     m = n if plan.rows is None else int(plan.rows.numel())
+    r = global_sum_factor() if reduction == "sum" else 1
     if plan.keep is not None:
         w = plan.keep.to(dt)
         if reduction == "mean":
             count = plan.count if isinstance(plan.count, Tensor) else torch.tensor(plan.count)
             # divide-no-nan: all ignored -> weights 0, result 0 with zero gradients.
             w = w / mean_denominator(count.to(dt))
+        elif r != 1:
+            w = w * r
         return w
-    scale = 1.0 / mean_denominator(int(plan.count)) if reduction == "mean" else 1.0
+    scale = 1.0 / mean_denominator(int(plan.count)) if reduction == "mean" else float(r)
     return torch.full((m,), scale, dtype=dt, device=device)
 
 
@@ -329,11 +337,15 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 return torch.where(plan.keep, losses, losses.new_zeros(()))
             return losses
         rw = _row_weights(plan, cfg.reduction, n, dt, h.device)
+        # Kept for a retained graph's later backward (no second collective under global_batch),
+        # and the switch for the composed recomputation (create_graph=True).
+        ctx.rw, ctx.batch = rw, current_context()
         losses, gh, gw, gb = _chunked(h, w, b, plan, cfg, rw, need, True)
         assert losses is not None
-        # sum_i g_i l_i with g_i = 1/count (mean), 1 (sum), 0 for ignored rows; the row weights
-        # are exactly the ones the gradients were computed with.
-        out = torch.dot(losses, rw) if cfg.reduction == "mean" or plan.keep is not None else losses.sum()
+        # sum_i g_i l_i with g_i = 1/count (mean), 1 (sum; R inside global_batch), 0 for ignored
+        # rows; the row weights are exactly the ones the gradients were computed with.
+        plain_sum = cfg.reduction == "sum" and plan.keep is None and global_sum_factor() == 1
+        out = losses.sum() if plain_sum else torch.dot(losses, rw)
         if any(need):
             # Handed to backward in the inputs' dtypes (halves the stored bytes for fp16/bf16).
             ctx.grads = (
@@ -356,7 +368,10 @@ class _LinearCrossEntropy(torch.autograd.Function):
             # create_graph=True: the gradient buffers are constants, so differentiate the
             # composed formula recomputed from the saved inputs (exact to any order).
             ctx.grads = None
-            return (*_composed_grads(hidden, weight, bias, target, cfg, grad_out, need), None, None, None)
+            batch: BatchContext | None = getattr(ctx, "batch", None)
+            with use_context(batch):
+                grads_c = _composed_grads(hidden, weight, bias, target, cfg, grad_out, need)
+            return (*grads_c, None, None, None)
         if cfg.reduction == "none":
             h, w = to_compute(hidden, dt), to_compute(weight, dt)
             b = None if bias is None else to_compute(bias, dt)
@@ -383,7 +398,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 h, w = to_compute(hidden, dt), to_compute(weight, dt)
                 b = None if bias is None else to_compute(bias, dt)
                 plan = _plan(target, cfg.ignore_index)
-                rw = _row_weights(plan, cfg.reduction, h.shape[0], dt, h.device)
+                rw = ctx.rw
                 _, gh, gw, gb = _chunked(h, w, b, plan, cfg, rw, need, False)
                 grads = (
                     None if gh is None else gh.to(hidden.dtype),

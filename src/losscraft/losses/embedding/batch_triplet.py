@@ -61,6 +61,7 @@ def _probe(x: Tensor, *, distance: str = "squared", **_: object) -> Call:
 
 SPEC = LossSpec(
     name="batch_triplet",
+    batch_coupling="embeddings",
     family=Family.EMBEDDING,
     tasks=(Task.METRIC_LEARNING,),
     input_kind=InputKind.EMBEDDINGS,

@@ -51,6 +51,7 @@ def _probe(x: Tensor, **_: object) -> Call:
 
 SPEC = LossSpec(
     name="info_nce",
+    batch_coupling="embeddings",
     family=Family.EMBEDDING,
     tasks=(Task.METRIC_LEARNING,),
     input_kind=InputKind.EMBEDDINGS,

@@ -41,6 +41,7 @@ def _probe(x: Tensor, **_: object) -> Call:
 
 SPEC = LossSpec(
     name="supcon",
+    batch_coupling="embeddings",
     family=Family.EMBEDDING,
     tasks=(Task.METRIC_LEARNING,),
     input_kind=InputKind.EMBEDDINGS,

@@ -21,6 +21,7 @@ from ._common import (
 
 SPEC = LossSpec(
     name="dice",
+    batch_coupling="overlap_sums",
     family=Family.SEGMENTATION,
     tasks=(Task.SEGMENTATION,),
     input_kind=InputKind.LOGITS,

@@ -37,6 +37,7 @@ _TV = tversky_params()  # mode, alpha, beta, smooth, ignore_index, aggregate
 
 SPEC = LossSpec(
     name="focal_tversky",
+    batch_coupling="overlap_sums",
     family=Family.SEGMENTATION,
     tasks=(Task.SEGMENTATION,),
     input_kind=InputKind.LOGITS,

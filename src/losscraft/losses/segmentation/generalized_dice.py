@@ -32,6 +32,7 @@ _BASE = overlap_params()  # mode, smooth, ignore_index, aggregate
 
 SPEC = LossSpec(
     name="generalized_dice",
+    batch_coupling="overlap_sums",
     family=Family.SEGMENTATION,
     tasks=(Task.SEGMENTATION,),
     input_kind=InputKind.LOGITS,

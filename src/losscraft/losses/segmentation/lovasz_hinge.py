@@ -41,6 +41,7 @@ LOVASZ_NONE_SHAPE = "(N,) one value per image; (1,) with aggregate='batch'"
 
 SPEC = LossSpec(
     name="lovasz_hinge",
+    batch_coupling="sort",
     family=Family.SEGMENTATION,
     tasks=(Task.SEGMENTATION,),
     input_kind=InputKind.LOGITS,

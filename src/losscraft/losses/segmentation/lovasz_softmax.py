@@ -66,6 +66,7 @@ def _curve_two_pixels(x: Tensor, aggregate: object = "sample", **_: object) -> C
 
 SPEC = LossSpec(
     name="lovasz_softmax",
+    batch_coupling="sort",
     family=Family.SEGMENTATION,
     tasks=(Task.SEGMENTATION, Task.MULTICLASS),
     input_kind=InputKind.LOGITS,

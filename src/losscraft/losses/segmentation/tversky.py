@@ -82,6 +82,7 @@ SALEHI = Ref(
 
 SPEC = LossSpec(
     name="tversky",
+    batch_coupling="overlap_sums",
     family=Family.SEGMENTATION,
     tasks=(Task.SEGMENTATION,),
     input_kind=InputKind.LOGITS,
