@@ -41,6 +41,11 @@ process group).
 No process group (or world size 1) and no ``denominator``: nothing changes, every loss is
 bitwise the plain loss.
 
+Every rank must call the same losses with the same reductions in the same order inside the
+switch (each ``"mean"`` runs one all-reduce), as for any collective; a rank whose batch is
+empty or entirely ignored still calls the loss (it returns 0 and still divides by the global
+count). A diverging rank fails after the process group's ``timeout`` instead of hanging.
+
 Examples:
     >>> import torch, losscraft
     >>> from losscraft.distributed import GlobalBatch, global_batch

@@ -89,6 +89,7 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
         {"name": "combined", "terms": {"a": {"name": "mse"}, "b": {"name": "mae"}}, "weights": {"a": 0.5}},
     ],
     "weighted": [{"name": "weighted", "loss": {"name": "mse"}, "normalize": "count", "reduction": "sum"}],
+    "global_batch": [{"name": "global_batch", "loss": {"name": "cross_entropy", "ignore_index": 3}}],
     "error_weighted": [
         {
             "name": "error_weighted",

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -52,6 +53,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 import torch.distributed as dist
 from torch import Tensor
+
+from .errors import LosscraftError
 
 if TYPE_CHECKING:
     from torch.distributed import ProcessGroup
@@ -195,7 +198,7 @@ def all_gather_cat(x: Tensor, group: ProcessGroup | None = None) -> Gathered:
     if not is_active(group):
         return Gathered(x, slice(0, x.shape[0]))
     if x.dim() == 0:
-        raise ValueError("all_gather_cat concatenates along dim 0: x must have at least one dimension")
+        raise LosscraftError("all_gather_cat concatenates along dim 0: x must have at least one dimension")
     n_ranks = dist.get_world_size(group)
     me = dist.get_rank(group)
     size = torch.tensor([x.shape[0]], dtype=torch.int64, device=x.device)
@@ -262,6 +265,32 @@ _CONTEXT: contextvars.ContextVar[BatchContext | None] = contextvars.ContextVar(
     "losscraft_global_batch", default=None
 )
 
+# How many global_batch / use_context blocks are open, in any thread. 0 (the usual case) lets the
+# hot path (every "mean") skip the ContextVar: torch.compile cannot trace ContextVar.get, while it
+# traces this integer (a guard). Inside a block, compiled code graph-breaks at the lookup.
+_OPEN = 0
+_OPEN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _opened(state: BatchContext | None) -> Iterator[None]:
+    global _OPEN
+    token = _CONTEXT.set(state)
+    with _OPEN_LOCK:
+        _OPEN += 1
+    try:
+        yield
+    finally:
+        with _OPEN_LOCK:
+            _OPEN -= 1
+        _CONTEXT.reset(token)
+
+
+def _state() -> BatchContext | None:
+    if _OPEN == 0:
+        return None
+    return _CONTEXT.get()
+
 
 @contextlib.contextmanager
 def global_batch(
@@ -296,33 +325,27 @@ def global_batch(
     per thread (``nn.DataParallel`` replicas start outside it) and is inherited by tasks.
     """
     if denominator is not None and not (isinstance(denominator, (int, float)) and denominator >= 0):
-        raise ValueError(f"global_batch: 'denominator' must be a number >= 0, got {denominator!r}")
+        raise LosscraftError(f"global_batch: 'denominator' must be a number >= 0, got {denominator!r}")
     state = BatchContext(group, None if denominator is None else float(denominator))
-    token = _CONTEXT.set(state)
-    try:
+    with _opened(state):
         yield state
-    finally:
-        _CONTEXT.reset(token)
 
 
 @contextlib.contextmanager
 def use_context(state: BatchContext | None) -> Iterator[None]:
     """Re-enter a :func:`current_context` captured earlier (e.g. in a forward pass, for its backward)."""
-    token = _CONTEXT.set(state)
-    try:
+    with _opened(state):
         yield
-    finally:
-        _CONTEXT.reset(token)
 
 
 def current_context() -> BatchContext | None:
     """The innermost :func:`global_batch` in effect, or ``None``."""
-    return _CONTEXT.get()
+    return _state()
 
 
 def current_group() -> tuple[bool, ProcessGroup | None]:
     """``(active, group)``: whether a :func:`global_batch` is in effect over a group of more than one rank."""
-    state = _CONTEXT.get()
+    state = _state()
     if state is None:
         return False, None
     return is_active(state.group), state.group
@@ -345,7 +368,7 @@ def global_denominator(total: int | float | Tensor) -> float | Tensor | None:
     tensor of its dtype and device; a Python number gives a ``float`` (one host read under a
     process group).
     """
-    state = _CONTEXT.get()
+    state = _state()
     if state is None:
         return None
     n_ranks = world_size(state.group)
