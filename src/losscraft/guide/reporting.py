@@ -154,11 +154,6 @@ def _require_matplotlib() -> None:
 
 
 # --------------------------------------------------------------------------- report.json
-def _settings(comparison: Comparison) -> dict[str, Any]:
-    settings = getattr(comparison, "settings", None)
-    return dict(settings) if isinstance(settings, Mapping) else {}
-
-
 def rerun_arguments(comparison: Comparison) -> dict[str, Any]:
     """The arguments of :func:`losscraft.compare` (besides ``X`` and ``y``) that reproduce ``comparison``.
 
@@ -168,11 +163,10 @@ def rerun_arguments(comparison: Comparison) -> dict[str, Any]:
     without ``get_config``) is ``None``, listed in ``not_recordable``; so is a callable ``model``.
     ``task`` and ``goal`` are ``None`` where compare detected the task or took the default goal
     (passing them would change the profile's and the recommendations' wording, not the numbers).
-    Settings the comparison does not carry are listed in ``missing``.
     """
-    s = _settings(comparison)
+    s = comparison.settings
     rows = list(comparison.results)
-    from_recommend = getattr(comparison, "recommendations", None) is not None
+    from_recommend = comparison.recommendations is not None
     given = [r for r in rows if r.source != "baseline"]
     not_recordable = [r.name for r in given if r.config is None]
     out: dict[str, Any] = {
@@ -181,19 +175,14 @@ def rerun_arguments(comparison: Comparison) -> dict[str, Any]:
         # a detected task or default goal is left to detection on a rerun
         "task": comparison.task if s.get("task_given") else None,
         "goal": comparison.goal if s.get("goal_given") else None,
-        "model": s.get("model"),
+        "model": s["model"],
         "metric": comparison.metric,
     }
-    missing = [k for k in ("model", *_RERUN_KEYS) if k not in s]
-    for k in _RERUN_KEYS:
-        out[k] = _plain(s.get(k))
-    out["n_samples"] = s.get("n_samples")
-    out["n_features"] = s.get("n_features")
-    out["data_sha256"] = s.get("data_sha256")
-    if isinstance(s.get("model"), str) and s["model"] not in ("linear", "mlp"):
-        not_recordable.append(f"model {s.get('model')!r} (a callable)")
+    for k in (*_RERUN_KEYS, "n_samples", "n_features", "data_sha256"):
+        out[k] = _plain(s[k])
+    if s["model"] not in ("linear", "mlp"):
+        not_recordable.append(f"model {s['model']!r} (a callable)")
     out["not_recordable"] = not_recordable
-    out["missing"] = missing
     return out
 
 
@@ -386,7 +375,7 @@ def _snippet(rerun: Mapping[str, Any], detected: Mapping[str, str]) -> list[str]
 
 
 def _markdown(comparison: Comparison, data: Mapping[str, Any], plots: Mapping[str, str]) -> str:
-    s = _settings(comparison)
+    s = comparison.settings
     out = ["# losscraft compare report", "", _settings_line(comparison, s), ""]
     best = data.get("best")
     if best is not None:
@@ -399,10 +388,10 @@ def _markdown(comparison: Comparison, data: Mapping[str, Any], plots: Mapping[st
         out += ["## Plots", ""]
         for key, name in plots.items():
             out += [f"![{key.replace('_', ' ')}]({name})", "", _CAPTIONS.get(key, ""), ""]
-    prof = getattr(comparison, "profile", None)
+    prof = comparison.profile
     if prof is not None:
         out += ["## Data profile", "", "```text", str(prof), "```", ""]
-    recs = getattr(comparison, "recommendations", None)
+    recs = comparison.recommendations
     if recs is not None:
         out += ["## Recommendations", "", "```text", str(recs), "```", ""]
     rerun = data["rerun"]
@@ -585,7 +574,7 @@ def _plot_differences(comparison: Comparison, path: Path) -> bool:
 
 
 def _plot_learning_curves(comparison: Comparison, path: Path) -> bool:
-    fits = getattr(comparison, "fits", ())
+    fits = comparison.fits
     rows = [(i, r, f[0]) for i, (r, f) in enumerate(zip(comparison.results, fits, strict=False)) if f]
     rows = [(i, r, fr) for i, r, fr in rows if fr.history]
     if not rows:
@@ -615,7 +604,7 @@ def _plot_learning_curves(comparison: Comparison, path: Path) -> bool:
 
 
 def _plot_residuals(comparison: Comparison, path: Path) -> bool:
-    fits = getattr(comparison, "fits", ())
+    fits = comparison.fits
     data: list[tuple[int, str, NDArray[np.float64]]] = []
     for i, (r, f) in enumerate(zip(comparison.results, fits, strict=False)):
         if r.kind not in _REGRESSION_KINDS or not f:
@@ -649,7 +638,7 @@ def _plot_residuals(comparison: Comparison, path: Path) -> bool:
 
 
 def _plot_class_recall(comparison: Comparison, path: Path) -> bool:
-    fits = getattr(comparison, "fits", ())
+    fits = comparison.fits
     data: list[tuple[int, str, tuple[Any, ...], NDArray[np.float64]]] = []
     for i, (r, f) in enumerate(zip(comparison.results, fits, strict=False)):
         if r.kind in _CLASSIFICATION_KINDS and f:
@@ -686,7 +675,7 @@ def _plot_class_recall(comparison: Comparison, path: Path) -> bool:
 
 
 def _plot_coverage(comparison: Comparison, path: Path) -> bool:
-    fits = getattr(comparison, "fits", ())
+    fits = comparison.fits
     data = []
     for i, (r, f) in enumerate(zip(comparison.results, fits, strict=False)):
         if r.kind == "quantiles" and f:
