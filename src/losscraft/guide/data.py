@@ -17,7 +17,9 @@ from numpy.typing import NDArray
 
 from losscraft._core.errors import LosscraftError
 
-__all__ = ["as_features", "as_target"]
+__all__ = ["as_features", "as_target", "robust_location_scale"]
+
+MAD_TO_SD = 1.4826  # 1.4826 * MAD estimates the standard deviation of a normal sample
 
 
 def _columns(obj: Any) -> list[Any] | None:
@@ -166,3 +168,19 @@ def as_features(
     if out.shape[1] == 0:
         raise LosscraftError(f"{where}: {name!r} has no columns")
     return out
+
+
+def robust_location_scale(
+    y: NDArray[Any], axis: int | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The median and the robust scale 1.4826 * MAD of ``y`` (over ``axis``; all values for ``None``).
+
+    Where the MAD is 0 (more than half the values equal) the standard deviation stands in, and
+    1 where that is 0 too, so the scale is always positive. Used to put targets in standard
+    units (compare's heads) and to size gross errors (compare's stress tests).
+    """
+    v = np.asarray(y, dtype=np.float64)
+    med = np.median(v, axis=axis)
+    scale = MAD_TO_SD * np.median(np.abs(v - (med if axis is None else np.expand_dims(med, axis))), axis=axis)
+    scale = np.where(scale > 0, scale, np.std(v, axis=axis))
+    return np.asarray(med, dtype=np.float64), np.asarray(np.where(scale > 0, scale, 1.0), dtype=np.float64)

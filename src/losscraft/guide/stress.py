@@ -23,6 +23,7 @@ import numpy as np
 
 from losscraft._core.errors import LosscraftError
 from losscraft._core.spec import Task
+from losscraft.guide.data import robust_location_scale
 
 __all__ = [
     "OUTLIER_SHIFT",
@@ -39,7 +40,6 @@ OUTLIER_SHIFT = 10.0
 MIN_PER_CLASS = 2
 """``imbalance`` never leaves a class with fewer training samples than this."""
 
-_MAD_TO_SD = 1.4826  # MAD of a normal sample times this estimates its standard deviation
 
 _CONTAMINATE_FORMS = "'outliers:F' or 'label-noise:F' with a fraction F in (0, 1), e.g. 'outliers:0.1'"
 _IMBALANCE_FORMS = "'A:B' with positive numbers, e.g. '1:20' (minority:majority)"
@@ -138,15 +138,6 @@ def _task_name(task: Any) -> str:
     return str(getattr(task, "value", task))
 
 
-def _robust_scale(y: np.ndarray) -> np.ndarray:
-    """Per column: 1.4826 * MAD; the standard deviation where the MAD is 0; 1 where both are."""
-    med = np.median(y, axis=0)
-    scale = _MAD_TO_SD * np.median(np.abs(y - med), axis=0)
-    sd = np.std(y, axis=0)
-    scale = np.where(scale > 0, scale, sd)
-    return np.asarray(np.where(scale > 0, scale, 1.0), dtype=np.float64)
-
-
 def _subsample(idx: np.ndarray, labels: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
     """Keep the majority class; cap every other class at ``round(count_major / ratio)`` samples."""
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
@@ -224,7 +215,7 @@ def apply(
             )
         y_train = y_train.astype(np.float64)
         hit = rng.choice(n, size=round(cont.fraction * n), replace=False)
-        scale = _robust_scale(y_train)
+        _, scale = robust_location_scale(y_train, axis=0)
         u = rng.uniform(0.0, 1.0, size=(len(hit), *y_train.shape[1:]))
         shift = OUTLIER_SHIFT * scale * (1.0 + u)
         if task_name == Task.COUNT.value:

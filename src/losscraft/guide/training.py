@@ -69,6 +69,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from .._core.errors import LosscraftError
+from .data import robust_location_scale
 from .metrics import Prediction
 
 __all__ = [
@@ -171,9 +172,6 @@ def _split(n: int, val_fraction: float, seed: int) -> tuple[NDArray[np.intp], ND
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-_MAD_TO_SD = 1.4826  # 1.4826 * MAD estimates the standard deviation of a normal sample
-
-
 class _TargetScale(nn.Module):
     """``loc + scale * net(x)`` per output column (buffers: saved and restored with the weights)."""
 
@@ -194,13 +192,9 @@ class _TargetScale(nn.Module):
 
 
 def _robust_loc_scale(y: NDArray[Any]) -> tuple[float, float]:
-    """Median and 1.4826 * MAD of ``y`` (the standard deviation if the MAD is 0; 1 if both are)."""
-    v = np.asarray(y, dtype=np.float64).reshape(-1)
-    med = float(np.median(v))
-    scale = _MAD_TO_SD * float(np.median(np.abs(v - med)))
-    if not scale > 0:
-        scale = float(np.std(v))
-    return med, scale if scale > 0 else 1.0
+    """Median and robust scale of all of ``y`` (:func:`~losscraft.guide.data.robust_location_scale`)."""
+    med, scale = robust_location_scale(y)
+    return float(med), float(scale)
 
 
 def target_scale(head: HeadLike, y: NDArray[Any]) -> tuple[list[float], list[float]] | None:
