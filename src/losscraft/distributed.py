@@ -16,15 +16,36 @@ is then the global-batch loss, and DDP's gradient averaging gives the global-bat
 * ``reduction="sum"``: $R$ times the local sum;
 * ``reduction="none"``: this rank's rows, unchanged.
 
-Which losses: those whose only batch coupling is the mean's count
-(``spec.batch_coupling == "samples"``, i.e. every per-sample or per-element loss, and the Dice
-and Lovász families with a per-image ``aggregate``). A loss that couples the batch in another
-way (``spec.coupling(hparams)``: ``"overlap_sums"`` for the Dice family with
-``aggregate="batch"``, ``"sort"`` for Lovász with ``aggregate="batch"``, ``"embeddings"`` for
-InfoNCE, SupCon and batch triplet) is refused by :class:`GlobalBatch` while a process group is
-active, with a :class:`~losscraft.LosscraftError` naming the loss: it would otherwise give a
-per-rank answer silently. The functional ``with global_batch():`` block does not inspect the
-losses called inside it: use it for per-sample losses.
+Which losses: every registry entry, driven by ``spec.coupling(hparams)``, the way the loss
+couples the samples of a batch (one mechanism; the losses call three hooks in
+``losscraft._core.distributed``):
+
+* ``"samples"`` (every per-sample or per-element loss, and the Dice and Lovász families with a
+  per-image ``aggregate``): only the mean's count couples the batch; the count (or total
+  weight) is all-reduced once per call, as above;
+* ``"overlap_sums"`` (Dice, Jaccard, Tversky, focal Tversky, generalized Dice with
+  ``aggregate="batch"``): the per-class sums (intersection, predicted and target volume,
+  kept-position count) are packed into one tensor and all-reduced once per call, with
+  gradient; every rank then computes the same full-batch loss $L$ and returns it;
+* ``"sort"`` (Lovász hinge and Lovász-softmax with ``aggregate="batch"``): the logits and
+  targets of every rank are gathered (with gradient, unequal sizes allowed) and every rank
+  sorts the whole batch's errors and returns the same full-batch $L$;
+* ``"embeddings"`` (InfoNCE, SupCon, batch triplet): the embeddings (and labels) of every rank
+  are gathered with gradient, and this rank's samples are the anchors compared with the whole
+  gathered batch (every other rank's samples are negatives or positives, mined globally for
+  the batch triplet loss); ``"none"`` gives this rank's anchors' rows and ``"mean"`` follows
+  the count rule above. The cost per rank is $O(n_r N)$ similarities, not $O(N^2)$.
+
+Why returning the same $L$ on every rank is right for the batch-wide ones: the collectives'
+backward sums the gradient over the ranks (each rank's copy of $L$ contributes), which gives
+$R \, \partial L / \partial x_r$ and DDP's averaging gives $\partial L / \partial x_r$, the
+full-batch gradient. The remote slices of a gather keep their gradient (plain
+``torch.distributed.all_gather`` would cut it: each rank would train only through its own
+anchors' similarities).
+
+:func:`check_global` (called by :class:`GlobalBatch`) refuses a loss whose coupling is not in
+:data:`GLOBAL_COUPLINGS`, naming it, instead of letting it give a per-rank answer silently; every
+current entry is covered.
 
 Composites (``CombinedLoss``, ``Weighted``, ``MultiTaskLoss``) inside the switch apply it to
 every term: each term follows the rule, and so does their weighted sum (the weights and any
@@ -36,7 +57,10 @@ Gradient accumulation: ``with global_batch(denominator=D):`` fixes the global co
 all-reducing it. Pass the number of valid items (or the total weight) of *all* micro-batches
 of the optimiser step on *all* ranks; each micro-batch's ``"mean"`` then is its weighted sum
 over $D / R$, and the accumulated gradients equal those of one big batch (with or without a
-process group).
+process group). A batch-wide ratio (``aggregate="batch"`` Dice family and Lovász) cannot be
+split into micro-batches and raises under a ``denominator``; contrastive losses accept one
+(the anchors' mean is normalised over the step) but compare each anchor with its own
+micro-batch only.
 
 No process group (or world size 1) and no ``denominator``: nothing changes, every loss is
 bitwise the plain loss.
@@ -82,7 +106,7 @@ if TYPE_CHECKING:
 
 __all__ = ["GLOBAL_COUPLINGS", "GlobalBatch", "check_global", "global_batch"]
 
-GLOBAL_COUPLINGS: frozenset[str] = frozenset({"samples"})
+GLOBAL_COUPLINGS: frozenset[str] = frozenset({"samples", "overlap_sums", "sort", "embeddings"})
 """The ``spec.batch_coupling`` values that :class:`GlobalBatch` makes global."""
 
 _COUPLING_WORDS = {
@@ -121,7 +145,9 @@ def check_global(loss: nn.Module) -> None:
     """Raise if a loss inside ``loss`` couples the batch in a way :class:`GlobalBatch` does not make global.
 
     Every registered loss Module inside ``loss`` (composites included) is checked with its
-    current hyperparameters (``spec.coupling``).
+    current hyperparameters (``spec.coupling``) against :data:`GLOBAL_COUPLINGS`. Every
+    current registry entry passes; a new kind of coupling (e.g. the risk sets of a survival
+    loss) is refused until its hook exists.
 
     Raises:
         LosscraftError: naming the loss and how it couples the batch.
@@ -154,7 +180,7 @@ class GlobalBatch(Combinable, nn.Module):
 
     Raises:
         LosscraftError: (at call time, with a process group of more than one rank) a loss
-        inside couples the batch other than through the mean's count (see
+        inside couples the batch in a way not in :data:`GLOBAL_COUPLINGS` (see
         :func:`check_global`).
     """
 

@@ -1,24 +1,28 @@
-"""``losscraft.distributed``: the global-batch rule for losses coupled only through the mean's count.
+"""``losscraft.distributed``: every registry entry gives the global-batch answer across ranks.
 
 The rule: inside ``global_batch`` over R ranks each rank returns R times its contribution to the
-loss of the concatenated batch. What is compared with one process on the concatenated batch:
+loss of the concatenated batch (for the batch-wide losses, Dice-family and Lovász with
+``aggregate="batch"``, that is the full-batch loss itself on every rank). What is compared with
+one process on the concatenated batch:
 
 * value: the mean over the ranks of the returned values equals the full-batch loss;
-* gradients, as DDP sees them. Rank r's returned value depends on its own rows only (the
-  global count carries no gradient to them), so rank r's input gradient is
-  R * dL/dx_r: each rank's gradient reaches only its local encoder, and DDP's averaging of the
-  encoder's parameter gradients divides it by R. So ``grad_r / R`` must equal the full-batch
-  gradient of rank r's rows. A tensor shared by every rank (the classifier matrix of
-  ``linear_cross_entropy``, a model parameter) gets ``mean_r grad_r`` from DDP, which must
-  equal the full-batch gradient;
-* ``reduction="none"``: rank r's rows of the full-batch unreduced loss.
+* gradients, as DDP sees them. Rank r's input gradient must be R * dL/dx_r: either its value
+  depends on its own rows only (a per-sample loss: the global count carries no gradient), or
+  the collectives' backward (all-reduce of the overlap sums, all-gather of embeddings or
+  logits) sums every rank's contribution to it. DDP's averaging of the encoder's parameter
+  gradients divides by R, so ``grad_r / R`` must equal the full-batch gradient of rank r's
+  rows. A tensor shared by every rank (the classifier matrix of ``linear_cross_entropy``, a
+  model parameter) gets ``mean_r grad_r`` from DDP, which must equal the full-batch gradient;
+* ``reduction="none"``: rank r's rows of the full-batch unreduced loss, or, for a per-class or
+  per-batch output, the full-batch values on every rank.
 
-Every registry entry whose coupling is ``"samples"`` runs in one spawned 2-rank job (unequal
-batches 3 and 5), in float64, for ``"mean"``, ``"sum"`` and ``"none"``; and a 3-rank job covers
-class weights with a rank whose targets are all ignored, a rank with no samples, element
-weights, the lean elementwise kernels, ``linear_cross_entropy`` and a composite. In-process:
-no process group is bitwise the plain loss (every entry), and gradient accumulation over 4
-micro-batches with ``global_batch(denominator=...)`` equals one big batch.
+Every registry entry runs in a spawned 2-rank job (unequal batches 3 and 5), in float64, for
+``"mean"``, ``"sum"`` and ``"none"``: the per-sample ones as they are, the coupled ones with
+their coupling on. 3-rank jobs cover class weights, ranks whose targets are all ignored, ranks
+with no samples, element and pair weights, the lean elementwise kernels,
+``linear_cross_entropy``, hard and semi-hard mining and composites. In-process: no process
+group is bitwise the plain loss (every entry), and gradient accumulation over 4 micro-batches
+with ``global_batch(denominator=...)`` equals one big batch.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from torch import Tensor
 import losscraft
 from dist_helpers import load_results, run_ranks, save_result
 from losscraft import LosscraftError, LossEntry
-from losscraft.distributed import GlobalBatch, global_batch
+from losscraft.distributed import GLOBAL_COUPLINGS, GlobalBatch, check_global, global_batch
 
 from lc_helpers import ENTRIES, IDS, diff_positions, sample
 
@@ -78,6 +82,7 @@ def _case(
         "weight": weight,
         "sizes": sizes,
         "wrap": wrap,
+        "reductions": ("mean", "sum", "none"),
     }
 
 
@@ -120,7 +125,7 @@ def _worker(rank: int, world_size: int, out: Path, cases: list[dict[str, Any]]) 
         args, weight = _local(case, rank)
         per: dict[str, Any] = {}
         with global_batch():
-            for reduction in ("mean", "sum", "none"):
+            for reduction in case["reductions"]:
                 per[reduction] = _run(case, args, weight, reduction)
         results.append(per)
     save_result(out, rank, {"results": results})
@@ -146,10 +151,15 @@ def _check(cases: list[dict[str, Any]], world: int, tmp_path: Path) -> None:
                         _close(torch.stack([g["grads"][j] for g in got]).mean(0), full["grads"][j])
             except AssertionError as exc:
                 raise AssertionError(f"{label} reduction={reduction}: {exc}") from None
+        if "none" not in case["reductions"]:
+            continue
         full_none = _run(case, case["args"], case["weight"], "none")["value"]
         local_none = [ranks[r][i]["none"]["value"] for r in range(world)]
         if full_none.dim() > 0 and full_none.shape[0] == sum(case["sizes"]):
-            _close(torch.cat(local_none), full_none)
+            _close(torch.cat(local_none), full_none)  # this rank's rows
+        else:  # one value per class or per batch: the global value on every rank
+            for got in local_none:
+                _close(got, full_none)
 
 
 # --------------------------------------------------------------------------- multi-rank jobs
@@ -222,25 +232,79 @@ def test_weights_ignored_and_empty_ranks_on_three_ranks(tmp_path: Path) -> None:
     _check(cases, 3, tmp_path)
 
 
-def _refusal_worker(rank: int, world_size: int, out: Path) -> None:
+def _coupled(name: str, sizes: list[int], seed: int = 3, wrap: str = "", **hp: Any) -> dict[str, Any]:
+    """A case with the entry's batch coupling switched on (``aggregate="batch"`` where it has one)."""
+    entry = losscraft.get(name)
+    if any(p.name == "aggregate" for p in entry.spec.params):
+        hp = {"aggregate": "batch", **hp}
+    c = sample(entry, sum(sizes), seed=seed, **hp)
+    return _case(entry, c.args, sizes, kwargs={**c.kwargs, **hp}, wrap=wrap)
+
+
+@pytest.mark.distributed
+def test_every_coupled_entry_on_two_ranks(tmp_path: Path) -> None:
+    """Overlap sums, the Lovász sort and the embedding gather, each with unequal batches."""
+    _check([_coupled(e.name, [3, 5]) for e in COUPLED], 2, tmp_path)
+
+
+def _ignored_coupled(name: str, sizes: list[int], rank_all_ignored: int, **hp: Any) -> dict[str, Any]:
+    case = _coupled(name, sizes, seed=4, ignore_index=-100, **hp)
+    ti = losscraft.get(name).spec.inputs.index("target")
+    t = case["args"][ti].clone()
+    t[_offsets(sizes)[rank_all_ignored]] = -100
+    t.view(-1)[0] = -100  # and one ignored position elsewhere
+    case["args"][ti] = t
+    return case
+
+
+def _class_weighted_dice(sizes: list[int]) -> dict[str, Any]:
+    case = _coupled("dice", sizes, seed=5, mode="multiclass")
+    case["kwargs"]["weight"] = torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64)  # shared, per class
+    return case
+
+
+def _pair_weighted(name: str, sizes: list[int]) -> dict[str, Any]:
+    entry = losscraft.get(name)
+    c = sample(entry, sum(sizes), seed=6)
+    w = torch.rand(sum(sizes), generator=torch.Generator().manual_seed(7), dtype=torch.float64) + 0.1
+    return _case(entry, c.args, sizes, kwargs=dict(c.kwargs), weight=w)  # per sample: split by rows
+
+
+@pytest.mark.distributed
+def test_coupled_losses_with_empty_ignored_and_weighted_ranks_on_three_ranks(tmp_path: Path) -> None:
+    empty = [2, 0, 5]  # rank 1 holds no samples
+    cases = [
+        _coupled("dice", empty, mode="multiclass"),
+        _coupled("jaccard", empty, mode="multilabel"),
+        _coupled("generalized_dice", empty, mode="multiclass"),
+        _coupled("tversky", empty),
+        _coupled("lovasz_hinge", empty),
+        _coupled("lovasz_softmax", empty),
+        _coupled("info_nce", empty),
+        _coupled("supcon", empty),
+        _coupled("batch_triplet", empty, mining="hard"),
+        _coupled("batch_triplet", [3, 2, 4], mining="semihard", margin=1.0),
+        _ignored_coupled("dice", [3, 2, 4], rank_all_ignored=1, mode="multiclass"),
+        _ignored_coupled("focal_tversky", [3, 2, 4], rank_all_ignored=0, mode="multiclass"),
+        _ignored_coupled("lovasz_hinge", [3, 2, 4], rank_all_ignored=2),
+        _ignored_coupled("lovasz_softmax", [3, 2, 4], rank_all_ignored=1),
+        _class_weighted_dice([3, 2, 4]),
+        _pair_weighted("info_nce", [3, 2, 4]),
+        _pair_weighted("supcon", empty),
+        # a composite: a global-value term (batch Dice) and a per-sample term (CE), term by term
+        # (no "none": their unreduced shapes, (C,) and (N, H, W), do not add)
+        {**_coupled("dice", [3, 2, 4], mode="multiclass", wrap="combined"), "reductions": ("mean", "sum")},
+    ]
+    _check(cases, 3, tmp_path)
+
+
+def _wrapper_worker(rank: int, world_size: int, out: Path) -> None:
     g = torch.Generator().manual_seed(rank)
-    messages: dict[str, str] = {}
-    for name, loss in {
-        "info_nce": losscraft.InfoNCELoss(),
-        "supcon": losscraft.SupConLoss(),
-        "batch_triplet": losscraft.BatchTripletLoss(),
-        "dice_batch": losscraft.DiceLoss(aggregate="batch"),
-        "lovasz_batch": losscraft.LovaszHingeLoss(aggregate="batch"),
-        "in_composite": losscraft.MSELoss() + losscraft.InfoNCELoss(),
-    }.items():
-        try:
-            GlobalBatch(loss)(torch.randn(3, 4, generator=g), torch.randn(3, 4, generator=g))
-        except LosscraftError as exc:
-            messages[name] = str(exc)
-    # per image, Dice couples nothing but the count: accepted
-    x = torch.randn(2, 1, 3, 3, generator=g)
+    # GlobalBatch over a composite of two batch-wide losses: the full-batch value on every rank
+    x = torch.randn(2, 1, 3, 3, generator=g, dtype=torch.float64)
     y = (torch.rand(2, 1, 3, 3, generator=g) > 0.5).double()
-    value = GlobalBatch(losscraft.DiceLoss(aggregate="sample"))(x, y)
+    both = losscraft.DiceLoss(aggregate="batch") + losscraft.LovaszHingeLoss(aggregate="batch")
+    value = GlobalBatch(both)(x, y)
     # a given denominator (gradient accumulation) replaces the all-reduced count, also inside
     # GlobalBatch: 2 + 3 rows of 4 values; a denominator of 40 halves the all-reduced mean
     rows = 2 + rank
@@ -249,40 +313,26 @@ def _refusal_worker(rank: int, world_size: int, out: Path) -> None:
     reduced = mse(p, t)
     with global_batch(denominator=40):
         given = mse(p, t)
+    local_sum = ((p - t) ** 2).sum()
     save_result(
         out,
         rank,
-        {
-            "messages": messages,
-            "dice_sample_finite": bool(torch.isfinite(value)),
-            "reduced": reduced,
-            "given": given,
-            "local_sum": ((p - t) ** 2).sum(),
-        },
+        {"value": value, "x": x, "y": y, "reduced": reduced, "given": given, "local_sum": local_sum},
     )
 
 
 @pytest.mark.distributed
-def test_global_batch_refuses_losses_it_does_not_make_global(tmp_path: Path) -> None:
-    run_ranks(_refusal_worker, 2, tmp_path, timeout=120)
-    for res in load_results(tmp_path, 2):
-        msgs = res["messages"]
-        assert set(msgs) == {
-            "info_nce",
-            "supcon",
-            "batch_triplet",
-            "dice_batch",
-            "lovasz_batch",
-            "in_composite",
-        }
-        assert msgs["info_nce"].startswith("GlobalBatch: info_nce couples the batch through its embeddings")
-        assert "dice couples the batch through its per-class overlap sums" in msgs["dice_batch"]
-        assert "lovasz_hinge couples the batch through a sort" in msgs["lovasz_batch"]
-        assert "info_nce" in msgs["in_composite"]
-        assert res["dice_sample_finite"]
+def test_global_batch_wrapper_and_a_given_denominator(tmp_path: Path) -> None:
+    run_ranks(_wrapper_worker, 2, tmp_path, timeout=120)
+    res = load_results(tmp_path, 2)
+    x = torch.cat([r["x"] for r in res])
+    y = torch.cat([r["y"] for r in res])
+    full = losscraft.DiceLoss(aggregate="batch")(x, y) + losscraft.LovaszHingeLoss(aggregate="batch")(x, y)
+    for r in res:
+        _close(r["value"], full)  # the full-batch value itself, on every rank
         # R x local sum / global count, with the count all-reduced (20) or given (40)
-        torch.testing.assert_close(res["reduced"], 2 * res["local_sum"] / 20)  # float32
-        torch.testing.assert_close(res["given"], 2 * res["local_sum"] / 40)
+        torch.testing.assert_close(r["reduced"], 2 * r["local_sum"] / 20)  # float32
+        torch.testing.assert_close(r["given"], 2 * r["local_sum"] / 40)
 
 
 # --------------------------------------------------------------------------- in-process
@@ -304,6 +354,36 @@ def test_couplings_declared() -> None:
     assert dice.coupling({"aggregate": "batch"}) == "overlap_sums"
     assert losscraft.get("info_nce").spec.coupling() == "embeddings"
     assert losscraft.get("lovasz_softmax").spec.coupling({"aggregate": "batch"}) == "sort"
+
+
+def test_every_declared_coupling_is_made_global() -> None:
+    assert {e.spec.coupling({"aggregate": "batch"}) for e in ENTRIES} <= GLOBAL_COUPLINGS
+
+
+def test_check_global_refuses_a_coupling_it_does_not_know(monkeypatch: pytest.MonkeyPatch) -> None:
+    import losscraft.distributed as ld
+
+    check_global(losscraft.InfoNCELoss() + losscraft.MSELoss())  # every coupling is known
+    monkeypatch.setattr(ld, "GLOBAL_COUPLINGS", frozenset({"samples"}))
+    with pytest.raises(LosscraftError, match="info_nce couples the batch through its embeddings"):
+        check_global(losscraft.MSELoss() + losscraft.InfoNCELoss())
+    with pytest.raises(LosscraftError, match="dice couples the batch through its per-class overlap sums"):
+        check_global(losscraft.DiceLoss(aggregate="batch"))
+    check_global(losscraft.DiceLoss())  # per image: samples only
+
+
+@pytest.mark.parametrize("name", ["dice", "generalized_dice", "lovasz_hinge", "lovasz_softmax"])
+def test_batch_ratio_losses_refuse_gradient_accumulation(name: str) -> None:
+    """A ratio of batch-wide sums (or one batch-wide sort) cannot be split into micro-batches."""
+    entry = losscraft.get(name)
+    c = sample(entry, 4, seed=2)
+    with (
+        global_batch(denominator=16),
+        pytest.raises(LosscraftError, match="cannot be split into micro-batches"),
+    ):
+        entry.function(*c.args, aggregate="batch", **c.kwargs)
+    with global_batch(denominator=16):  # per image, the denominator applies as for any mean
+        entry.function(*c.args, aggregate="sample", **c.kwargs)
 
 
 def _values_and_grads(entry: LossEntry, reduction: str, ctx: str) -> list[Tensor]:

@@ -67,12 +67,15 @@ __all__ = [
     "all_reduce_sum",
     "current_context",
     "current_group",
+    "gather_batch",
     "global_batch",
     "global_denominator",
     "global_sum_factor",
     "is_active",
     "rank",
+    "sum_batch",
     "use_context",
+    "value_is_global",
     "world_size",
 ]
 
@@ -199,19 +202,29 @@ def all_gather_cat(x: Tensor, group: ProcessGroup | None = None) -> Gathered:
         return Gathered(x, slice(0, x.shape[0]))
     if x.dim() == 0:
         raise LosscraftError("all_gather_cat concatenates along dim 0: x must have at least one dimension")
-    n_ranks = dist.get_world_size(group)
-    me = dist.get_rank(group)
-    size = torch.tensor([x.shape[0]], dtype=torch.int64, device=x.device)
-    size_parts = [torch.empty_like(size) for _ in range(n_ranks)]
+    sizes, rows = _exchange_sizes(x.shape[0], x.device, group)
+    return Gathered(_gather_known(x, sizes, rows, group), rows)
+
+
+def _exchange_sizes(
+    n: int, device: torch.device, group: ProcessGroup | None
+) -> tuple[tuple[int, ...], slice]:
+    """Every rank's row count (one small all-gather and one host read) and this rank's rows."""
+    size = torch.tensor([n], dtype=torch.int64, device=device)
+    size_parts = [torch.empty_like(size) for _ in range(dist.get_world_size(group))]
     dist.all_gather(size_parts, size, group=group)
-    sizes = tuple(int(n) for n in torch.cat(size_parts).tolist())
-    start = sum(sizes[:me])
-    rows = slice(start, start + sizes[me])
+    sizes = tuple(int(k) for k in torch.cat(size_parts).tolist())
+    start = sum(sizes[: dist.get_rank(group)])
+    return sizes, slice(start, start + n)
+
+
+def _gather_known(x: Tensor, sizes: tuple[int, ...], rows: slice, group: ProcessGroup | None) -> Tensor:
+    """:func:`all_gather_cat` once the row counts are known."""
     if x.dtype == torch.bool:
         flat: Tensor = _AllGatherCat.apply(x.to(torch.uint8), sizes, rows, group)  # type: ignore[no-untyped-call]
-        return Gathered(flat.bool(), rows)
+        return flat.bool()
     out: Tensor = _AllGatherCat.apply(x, sizes, rows, group)  # type: ignore[no-untyped-call]
-    return Gathered(out, rows)
+    return out
 
 
 # --------------------------------------------------------------------------- counts
@@ -390,3 +403,89 @@ def global_denominator(total: int | float | Tensor) -> float | Tensor | None:
 
 def _float_dtype(t: Tensor) -> torch.dtype:
     return t.dtype if t.is_floating_point() else torch.get_default_dtype()
+
+
+# --------------------------------------------------------------------------- hooks for coupled losses
+def _accumulation_error(fn: str, what: str) -> LosscraftError:
+    return LosscraftError(
+        f"{fn}: {what} cannot be split into micro-batches: global_batch(denominator=...) (gradient "
+        "accumulation) fixes a mean's count, but this loss is a ratio of batch-wide quantities, so "
+        "k accumulated micro-batches cannot give the loss of one big batch; use aggregate='sample', "
+        "or a larger batch per step"
+    )
+
+
+def sum_batch(fn: str, x: Tensor) -> Tensor:
+    r"""The overlap-sums hook: ``x`` summed over the ranks of the :func:`global_batch` in effect.
+
+    For losses that are a function of per-class sums over the batch (the Dice family with
+    ``aggregate="batch"``): pack every statistic into ``x`` (e.g. ``torch.stack([inter, psum,
+    gsum])``), so one all-reduce serves the call. Differentiable (:func:`all_reduce_sum`): every
+    rank then computes the same full-batch loss $L$ from the global sums and the backward sums
+    the gradient over the ranks, which DDP's averaging turns into the full-batch gradient. The
+    loss must then be reduced under :func:`value_is_global` (it is already the global value).
+
+    Outside :func:`global_batch`, or over a group of one rank: ``x`` itself.
+
+    Raises:
+        LosscraftError: a ``denominator`` (gradient accumulation) is set: a ratio of batch sums
+        cannot be accumulated over micro-batches.
+    """
+    state = _state()
+    if state is None:
+        return x
+    if state.denominator is not None:
+        raise _accumulation_error(fn, "aggregate='batch' (per-class sums over the whole batch)")
+    return all_reduce_sum(x, state.group)
+
+
+def gather_batch(fn: str, *tensors: Tensor, ratio: bool = False) -> tuple[tuple[Tensor, ...], slice]:
+    r"""The gather hook: every rank's rows of each tensor, concatenated in rank order, and this rank's rows.
+
+    For losses that compare each sample with the rest of the batch (contrastive losses: the
+    negatives; Lovász with ``aggregate="batch"``: the sort of every error). The tensors share
+    dim 0 (one row per sample; floating tensors keep their gradient through
+    :func:`all_gather_cat`'s backward, integer and bool tensors travel without). One exchange
+    of the row counts serves every tensor; the ranks may hold different numbers of rows, zero
+    included.
+
+    Two ways to use the result, both giving the full-batch loss and gradients after DDP's
+    averaging:
+
+    * compute the loss of **this rank's rows** (anchors) against the gathered batch and reduce
+      it as usual (a per-sample mean follows the global-batch rule of ``reduction.py``);
+    * compute the whole loss on the gathered batch (a global sort) and reduce it under
+      :func:`value_is_global`.
+
+    Outside :func:`global_batch`, or over a group of one rank: the tensors themselves and
+    ``slice(0, N)``. ``ratio=True`` (a loss whose value is a ratio over the whole batch, such as
+    Lovász) refuses a ``denominator``, like :func:`sum_batch`.
+
+    Raises:
+        LosscraftError: the tensors' dim 0 differ, or ``ratio`` and a ``denominator`` is set.
+    """
+    n = tensors[0].shape[0]
+    if any(t.shape[0] != n for t in tensors):
+        shapes = ", ".join(str(tuple(t.shape)) for t in tensors)
+        raise LosscraftError(f"{fn}: gather_batch needs one row per sample in every tensor, got {shapes}")
+    state = _state()
+    if state is None:
+        return tensors, slice(0, n)
+    if ratio and state.denominator is not None:
+        raise _accumulation_error(fn, "aggregate='batch' (one sort over the whole batch)")
+    if not is_active(state.group):
+        return tensors, slice(0, n)
+    sizes, rows = _exchange_sizes(n, tensors[0].device, state.group)
+    return tuple(_gather_known(t, sizes, rows, state.group) for t in tensors), rows
+
+
+@contextlib.contextmanager
+def value_is_global() -> Iterator[None]:
+    """Reduce a loss that is already the global-batch value (from :func:`sum_batch` or a full gather).
+
+    Inside, the global-batch rule is off: ``"mean"`` divides by the local count (the values are
+    the same on every rank) and ``"sum"`` is not scaled by $R$, so each rank returns the
+    full-batch loss $L$ itself, whose collectives' backward already supplies the factor $R$.
+    """
+    with _opened(None):
+        yield

@@ -166,3 +166,43 @@ def test_pairwise_euclidean_distances_at_every_scale(scale: float) -> None:
     xs = (scale * x).float().requires_grad_(True)
     pairwise_distances(xs, "euclidean").diagonal().sum().backward()
     assert xs.grad is not None and torch.all(xs.grad == 0)
+
+
+@given(
+    labels=st.lists(st.integers(0, 3), min_size=1, max_size=9),
+    bounds=st.tuples(st.integers(0, 9), st.integers(0, 9)),
+    seed=st.integers(0, 10_000),
+    strategy=st.sampled_from(["all", "hard", "semihard"]),
+    margin=st.floats(0.01, 2.0),
+)
+def test_mining_for_a_slice_of_anchors(
+    labels: list[int], bounds: tuple[int, int], seed: int, strategy: str, margin: float
+) -> None:
+    """``rows``: the anchors of one rank against a gathered batch, as the brute force restricted to them."""
+    n = len(labels)
+    lo, hi = sorted(min(b, n) for b in bounds)
+    rows = slice(lo, hi)
+    x = _randn(n, 3, seed=seed)
+    d = torch.cdist(x, x)
+    for distance in ("euclidean", "squared", "cosine"):
+        full = pairwise_distances(x, distance)
+        torch.testing.assert_close(pairwise_distances(x, distance, rows=rows), full[rows], rtol=0, atol=0)
+    a, p, ng = mine_triplets(
+        d[rows], torch.tensor(labels, dtype=torch.long), strategy, margin=margin, rows=rows
+    )
+    got = _as_triplets(a + lo, p, ng)  # anchors count within rows
+    expected = [t for t in brute_force_triplets(d, labels, strategy, margin) if lo <= t[0] < hi]
+    assert sorted(got) == sorted(expected)
+    if strategy == "hard":
+        assert got == expected
+
+
+def test_mining_rows_must_match_the_distances() -> None:
+    d = torch.zeros(2, 5)
+    labels = torch.zeros(5, dtype=torch.long)
+    with pytest.raises(
+        LosscraftError, match=r"with rows=slice\(1, 4, None\), 'dist' must have shape \(len\(rows\), N\)"
+    ):
+        mine_triplets(d, labels, rows=slice(1, 4))
+    with pytest.raises(LosscraftError, match="'dist' must have shape"):
+        mine_triplets(d, labels, rows=slice(4, 6))

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from ..._core.checks import check_params, functorch_active
+from ..._core.distributed import gather_batch
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
@@ -252,10 +253,14 @@ def batch_triplet_loss(
             "reduction": reduction,
         },
     )
-    n = x.shape[0]
-    labels = check_labels(fn, target, n).to(x.device)
-    dist = pairwise_distances(x, distance, normalize=normalize)
-    pos, neg = pair_masks(labels)
+    labels = check_labels(fn, target, x.shape[0]).to(x.device)
+    # Inside losscraft.distributed.global_batch: this rank's anchors against every rank's
+    # samples (rows=None outside it, or on one rank: the square computation).
+    (x, labels), rows = gather_batch(fn, x, labels)
+    mine: slice | None = None if rows.stop - rows.start == x.shape[0] else rows
+    n = x.shape[0] if mine is None else rows.stop - rows.start
+    dist = pairwise_distances(x, distance, normalize=normalize, rows=mine)
+    pos, neg = pair_masks(labels, mine)
     if functorch_active() and n > 0:
         # torch.func (vmap): no data-dependent shapes, so the same per-anchor mean over the
         # dense (N, N, N) mask of the mined triplets instead of the list of their indices.
@@ -264,7 +269,7 @@ def batch_triplet_loss(
         total = torch.where(mask, hinge3, hinge3.new_zeros(())).sum((1, 2))
         values = total / mask.sum((1, 2)).clamp_min(1).to(x.dtype)
     else:
-        a, p, ng = mine_triplets(dist, labels, mining, margin=margin)
+        a, p, ng = mine_triplets(dist, labels, mining, margin=margin, rows=mine)
         hinge = (dist[a, p] - dist[a, ng] + margin).clamp_min(0.0)
         total = torch.zeros(n, dtype=x.dtype, device=x.device).index_add(0, a, hinge)
         count = torch.bincount(a, minlength=n).clamp_min(1).to(x.dtype)

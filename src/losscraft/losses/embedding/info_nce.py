@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..._core.checks import check_params
+from ..._core.distributed import gather_batch
 from ..._core.module import LossModule
 from ..._core.numerics import safe_normalize
 from ..._core.reduction import Reduction, check_weight, reduce
@@ -195,18 +196,30 @@ def info_nce_loss(
     fn = "info_nce_loss"
     z1, z2 = prepare_batch_embeddings(fn, ("input1", "input2"), input1, input2)
     check_params(SPEC, {"temperature": temperature, "reduction": reduction})
+    # Inside losscraft.distributed.global_batch: this rank's pairs as anchors against every
+    # rank's views (outside it, or on one rank, rows is every pair and the matrix is square).
+    (z1, z2), rows = gather_batch(fn, z1, z2)
     n = z1.shape[0]
     z = safe_normalize(torch.cat([z1, z2], dim=0), dim=-1)
-    logits = (z @ z.transpose(0, 1)) / temperature
-    # -inf on the diagonal, in place (no (2N)^2 float copy): a view is never its own
-    # candidate. Every row keeps its positive, so no row is all -inf. (masked_fill_ with a
-    # boolean eye rather than diagonal().fill_, which inductor lowers with a FutureWarning.)
-    logits.masked_fill_(torch.eye(2 * n, dtype=torch.bool, device=z.device), -math.inf)
-    partner = (torch.arange(2 * n, device=z.device) + n) % (2 * n)
+    if rows.stop - rows.start == n:
+        anchors = torch.arange(2 * n, device=z.device)
+        logits = (z @ z.transpose(0, 1)) / temperature
+        is_self = torch.eye(2 * n, dtype=torch.bool, device=z.device)
+    else:  # anchors: this rank's pairs in view 1, then in view 2
+        mine = torch.arange(rows.start, rows.stop, device=z.device)
+        anchors = torch.cat([mine, mine + n])
+        logits = (z[anchors] @ z.transpose(0, 1)) / temperature
+        is_self = anchors.unsqueeze(1) == torch.arange(2 * n, device=z.device).unsqueeze(0)
+    # -inf where a view meets itself, in place (no (2N)^2 float copy): a view is never its
+    # own candidate. Every row keeps its positive, so no row is all -inf. (masked_fill_ with
+    # a boolean mask rather than diagonal().fill_, which inductor lowers with a FutureWarning.)
+    logits.masked_fill_(is_self, -math.inf)
+    partner = (anchors + n) % (2 * n)
     # torch's fused log-softmax + NLL: its backward is one softmax, where logsumexp minus a
     # gather keeps more (2N)^2 temporaries (measured 1.3x slower than the naive formula).
     per_anchor = F.cross_entropy(logits, partner, reduction="none")
-    values = 0.5 * (per_anchor[:n] + per_anchor[n:])
+    m = per_anchor.shape[0] // 2
+    values = 0.5 * (per_anchor[:m] + per_anchor[m:])
     check_weight(fn, weight, values.shape)
     return reduce(values, reduction, weight)
 

@@ -52,7 +52,9 @@ Strategy = Literal["all", "hard", "semihard"]
 Distance = Literal["euclidean", "squared", "cosine"]
 
 
-def pairwise_distances(x: Tensor, distance: Distance = "euclidean", *, normalize: bool = False) -> Tensor:
+def pairwise_distances(
+    x: Tensor, distance: Distance = "euclidean", *, normalize: bool = False, rows: slice | None = None
+) -> Tensor:
     r"""All pairwise distances between the rows of ``x``, with finite gradients everywhere.
 
     * ``"euclidean"``: $\lVert x_i - x_j\rVert_2$, gradient 0 (a subgradient) at coincident
@@ -69,9 +71,11 @@ def pairwise_distances(x: Tensor, distance: Distance = "euclidean", *, normalize
         x: embeddings of shape ``(N, D)``, floating point.
         distance: ``"euclidean"`` (default), ``"squared"`` or ``"cosine"``.
         normalize: L2-normalise the rows first (zero rows stay 0). Implied by ``"cosine"``.
+        rows: only the distances from these rows of ``x`` to every row (e.g. this rank's
+            anchors against a gathered batch); ``None`` (default): every row.
 
     Returns:
-        The ``(N, N)`` distance matrix in ``x``'s dtype.
+        The ``(N, N)`` distance matrix in ``x``'s dtype; ``(len(rows), N)`` with ``rows``.
 
     Raises:
         LosscraftError: ``x`` is not a floating ``(N, D)`` tensor, or ``distance`` is unknown.
@@ -95,9 +99,10 @@ def pairwise_distances(x: Tensor, distance: Distance = "euclidean", *, normalize
         )
     if normalize or distance == "cosine":
         x = safe_normalize(x, dim=-1)
+    a = x if rows is None else x[rows]
     if distance == "cosine":
-        return 1.0 - x @ x.transpose(0, 1)
-    diff = x.unsqueeze(1) - x.unsqueeze(0)
+        return 1.0 - a @ x.transpose(0, 1)
+    diff = a.unsqueeze(1) - x.unsqueeze(0)
     if distance == "squared":
         return (diff * diff).sum(dim=-1)
     # safe_norm, not sqrt(sum(diff**2)): exact where the squares overflow (float32 entries
@@ -105,8 +110,10 @@ def pairwise_distances(x: Tensor, distance: Distance = "euclidean", *, normalize
     return safe_norm(diff, dim=-1)
 
 
-def pair_masks(labels: Tensor) -> tuple[Tensor, Tensor]:
+def pair_masks(labels: Tensor, rows: slice | None = None) -> tuple[Tensor, Tensor]:
     """Boolean ``(N, N)`` masks of positive pairs (same label, ``i != j``) and negative pairs.
+
+    ``rows``: only the pairs whose first member is one of these rows, ``(len(rows), N)``.
 
     Examples:
         >>> import torch
@@ -117,9 +124,18 @@ def pair_masks(labels: Tensor) -> tuple[Tensor, Tensor]:
                 [1, 0, 0],
                 [0, 0, 0]], dtype=torch.int32)
     """
-    same = labels.unsqueeze(0) == labels.unsqueeze(1)
-    eye = torch.eye(labels.shape[0], dtype=torch.bool, device=labels.device)
-    return same & ~eye, ~same
+    if rows is None:
+        same = labels.unsqueeze(0) == labels.unsqueeze(1)
+        eye = torch.eye(labels.shape[0], dtype=torch.bool, device=labels.device)
+        return same & ~eye, ~same
+    same = labels[rows].unsqueeze(1) == labels.unsqueeze(0)
+    return same & ~self_mask(rows, labels.shape[0], labels.device), ~same
+
+
+def self_mask(rows: slice, n: int, device: torch.device) -> Tensor:
+    """``(len(rows), n)`` boolean: entry ``(i, j)`` is True where ``j`` is row ``i`` itself (``rows.start + i``)."""
+    mine = torch.arange(rows.start, rows.stop, device=device)
+    return mine.unsqueeze(1) == torch.arange(n, device=device).unsqueeze(0)
 
 
 def mine_triplets(
@@ -128,6 +144,7 @@ def mine_triplets(
     strategy: Strategy = "all",
     *,
     margin: float | None = None,
+    rows: slice | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     r"""Indices ``(anchor, positive, negative)`` of the triplets chosen by ``strategy``.
 
@@ -144,6 +161,10 @@ def mine_triplets(
         strategy: ``"all"`` (default), ``"hard"`` or ``"semihard"``.
         margin: the margin $m > 0$ of the semi-hard window $d(a,p) < d(a,n) < d(a,p) + m$;
             required for ``"semihard"``, unused otherwise.
+        rows: mine for these anchors only (e.g. this rank's rows of a gathered batch):
+            ``dist`` is then ``(len(rows), N)`` (``pairwise_distances(..., rows=rows)``) and
+            the returned anchor indices count within ``rows`` (0 is ``rows.start``), while
+            positives and negatives index the whole batch. ``None`` (default): every anchor.
 
     Returns:
         Three ``torch.long`` tensors of equal length ``T`` on ``dist``'s device.
@@ -174,9 +195,18 @@ def mine_triplets(
     """
     fn = "mine_triplets"
     check_floating(fn, "dist", dist)
-    if dist.dim() != 2 or dist.shape[0] != dist.shape[1]:
-        raise LosscraftError(f"{fn}: 'dist' must be a square (N, N) matrix, got {fmt_shape(dist)}")
-    n = int(dist.shape[0])
+    if rows is None:
+        if dist.dim() != 2 or dist.shape[0] != dist.shape[1]:
+            raise LosscraftError(f"{fn}: 'dist' must be a square (N, N) matrix, got {fmt_shape(dist)}")
+        n = int(dist.shape[0])
+    else:
+        n = int(dist.shape[-1]) if dist.dim() == 2 else -1
+        m = rows.stop - rows.start
+        if dist.dim() != 2 or not 0 <= rows.start <= rows.stop <= n or dist.shape[0] != m:
+            raise LosscraftError(
+                f"{fn}: with rows={rows!r}, 'dist' must have shape (len(rows), N) with the rows "
+                f"inside [0, N), got {fmt_shape(dist)}"
+            )
     lab = check_labels(fn, labels, n, "labels").to(dist.device)
     if strategy not in STRATEGIES:
         raise LosscraftError(f"{fn}: 'strategy' must be one of 'all', 'hard', 'semihard', got {strategy!r}")
@@ -190,8 +220,8 @@ def mine_triplets(
             f"{fn}: 'margin' must be a float in (0, inf) for strategy 'semihard', got {margin!r}"
         )
     d = dist.detach()
-    pos, neg = pair_masks(lab)
-    if n == 0:  # argmax/argmin over an empty dimension would raise
+    pos, neg = pair_masks(lab, rows)
+    if n == 0 or d.shape[0] == 0:  # argmax/argmin over an empty dimension would raise
         empty = torch.zeros(0, dtype=torch.long, device=dist.device)
         return empty, empty.clone(), empty.clone()
     if strategy == "hard":
@@ -216,11 +246,12 @@ def triplet_mask(d: Tensor, pos: Tensor, neg: Tensor, strategy: str, margin: flo
     :func:`mine_triplets` lists its nonzero entries; the fixed-shape mask itself is what
     ``torch.func.vmap`` can batch (no data-dependent shapes). ``d`` is the detached distance
     matrix, ``pos``/``neg`` come from :func:`pair_masks`, and ``strategy``/``margin`` are
-    validated by the caller (``N >= 1``).
+    validated by the caller (``N >= 1``). With anchor rows (``pair_masks(labels, rows)``)
+    ``d``, ``pos`` and ``neg`` are ``(M, N)`` and the mask is ``(M, N, N)``.
     """
     if strategy == "hard":
         eligible, hardest_p, hardest_n = _hardest(d, pos, neg)
-        idx = torch.arange(d.shape[0], device=d.device)
+        idx = torch.arange(d.shape[1], device=d.device)
         is_p, is_n = idx == hardest_p.unsqueeze(1), idx == hardest_n.unsqueeze(1)
         return eligible[:, None, None] & is_p.unsqueeze(2) & is_n.unsqueeze(1)
     mask = pos.unsqueeze(2) & neg.unsqueeze(1)

@@ -15,7 +15,10 @@ when the prediction equals the (soft) target (the product gives $\sum_i p_i (1 -
 there: a Dice loss of about 0.35 at a uniform soft target).
 
 They share :func:`overlap_sums`, which validates the target for the three modes and
-computes the sums; ``aggregate="batch"`` sums them over the batch as well. The sums come from
+computes the sums; ``aggregate="batch"`` sums them over the batch as well, and inside
+``losscraft.distributed.global_batch`` over every rank's batch (one all-reduce of the packed
+sums, ``_core.distributed.sum_batch``; the loss is then reduced by :meth:`OverlapSums.reduce`
+as the global value). The sums come from
 the kernels next to this file: ``softmax_sums_kernel`` (multiclass; the target is never
 expanded to a one-hot float tensor) and ``sigmoid_sums_kernel`` (binary, multilabel), each a
 blocked custom autograd Function that saves no full-size tensor, with its composed reference
@@ -47,8 +50,10 @@ from ..._core.checks import (
     fmt_shape,
     values_are_concrete,
 )
+from ..._core.distributed import current_context, sum_batch, value_is_global
 from ..._core.errors import LosscraftError
 from ..._core.kernels import use_lean
+from ..._core.reduction import reduce
 from ..._core.sampling import randn, uniform
 from ..._core.spec import Call, Choice, Interval, Param, Ref, Role
 from .sigmoid_sums_kernel import sigmoid_sums
@@ -142,6 +147,19 @@ class OverlapSums:
     psum: Tensor
     gsum: Tensor
     mask: Tensor | None
+    is_global: bool = False
+    """The sums are over every rank's batch (``aggregate="batch"`` inside ``global_batch``)."""
+
+    def reduce(self, loss: Tensor, reduction: str, weight: Tensor | None, mask: Tensor | None) -> Tensor:
+        """Reduce a loss computed from these sums (``_core.reduction.reduce``).
+
+        Sums made global by ``sum_batch`` give every rank the same full-batch loss, which is
+        reduced as the global value (``value_is_global``: no count all-reduce, no factor $R$).
+        """
+        if self.is_global:
+            with value_is_global():
+                return reduce(loss, reduction, weight, mask)
+        return reduce(loss, reduction, weight, mask)
 
 
 def _shape_error(fn: str, expected: str, input: Tensor, target: Tensor, mode: str) -> LosscraftError:
@@ -185,13 +203,22 @@ def overlap_sums(
         sums = sigmoid_sums(x3, target.reshape(n, c, npos), ignore_index, dt, lean=lean)
     inter, psum, gsum, count = sums
     mask = None
+    is_global = False
     if aggregate == "batch":
         inter, psum, gsum = inter.sum(0), psum.sum(0), gsum.sum(0)
         if count is not None:
             count = count.sum(0)
+        if current_context() is not None:  # inside losscraft.distributed.global_batch
+            # One all-reduce of the packed statistics per call (not one per statistic or class).
+            parts = [inter, psum, gsum] + ([] if count is None else [count.to(inter.dtype).expand_as(inter)])
+            summed = sum_batch(fn, torch.stack(parts)).unbind(0)
+            inter, psum, gsum = summed[:3]
+            if count is not None:
+                count = summed[3]
+            is_global = True
     if count is not None:
         mask = (count > 0).expand_as(inter)
-    return OverlapSums(inter, psum, gsum, mask)
+    return OverlapSums(inter, psum, gsum, mask, is_global)
 
 
 def _check_sigmoid(

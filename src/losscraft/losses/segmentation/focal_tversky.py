@@ -8,7 +8,7 @@ from torch import Tensor
 
 from ..._core.checks import check_floating, check_params
 from ..._core.module import LossModule
-from ..._core.reduction import Reduction, check_weight, reduce
+from ..._core.reduction import Reduction, check_weight
 from ..._core.registry import register
 from ..._core.spec import (
     Curve,
@@ -232,7 +232,7 @@ def focal_tversky_loss(
     check_weight(fn, weight, s.inter.shape)
     tv = tversky_loss_from_sums(s, float(alpha), float(beta), float(smooth))
     loss = safe_pow(tv, 1.0 / float(gamma))
-    return reduce(loss, reduction, weight, s.mask)
+    return s.reduce(loss, reduction, weight, s.mask)
 
 
 class FocalTverskyLoss(LossModule, spec=SPEC, fn=focal_tversky_loss):

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ..._core.checks import check_floating, check_params
 from ..._core.module import LossModule
-from ..._core.reduction import Reduction, check_weight, reduce
+from ..._core.reduction import Reduction, check_weight
 from ..._core.registry import register
 from ..._core.spec import (
     Choice,
@@ -271,7 +271,7 @@ def generalized_dice_loss(
         m = s.mask if aggregate == "sample" else s.mask.unsqueeze(0)
         mask = m.any(-1)
     check_weight(fn, weight, loss.shape)
-    return reduce(loss, reduction, weight, mask)
+    return s.reduce(loss, reduction, weight, mask)
 
 
 class GeneralizedDiceLoss(LossModule, spec=SPEC, fn=generalized_dice_loss):

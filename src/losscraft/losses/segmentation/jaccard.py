@@ -6,7 +6,7 @@ from torch import Tensor
 
 from ..._core.checks import check_floating, check_params
 from ..._core.module import LossModule
-from ..._core.reduction import Reduction, check_weight, reduce
+from ..._core.reduction import Reduction, check_weight
 from ..._core.registry import register
 from ..._core.spec import Curve, Family, InputKind, LossSpec, Property, Ref, TargetKind, Task
 from ._common import (
@@ -201,7 +201,7 @@ def jaccard_loss(
     # 0 <= loss <= 1 even after rounding.
     err = (s.psum + s.gsum - 2.0 * s.inter).clamp_min(0.0)
     loss = safe_ratio(err, err + s.inter + smooth)  # 0/0 (smooth=0, both empty) -> 0
-    return reduce(loss, reduction, weight, s.mask)
+    return s.reduce(loss, reduction, weight, s.mask)
 
 
 class JaccardLoss(LossModule, spec=SPEC, fn=jaccard_loss):

@@ -18,6 +18,7 @@ from ..._core.checks import (
     to_compute,
     values_are_concrete,
 )
+from ..._core.distributed import current_context, gather_batch, value_is_global
 from ..._core.errors import LosscraftError
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
@@ -181,6 +182,9 @@ def lovasz_hinge_loss(
     check_floating(fn, "input", input)
     check_params(SPEC, {"ignore_index": ignore_index, "aggregate": aggregate, "reduction": reduction})
     _check_binary_labels(fn, input, target, ignore_index)
+    is_global = aggregate == "batch" and current_context() is not None
+    if is_global:  # inside losscraft.distributed.global_batch: sort every rank's pixels
+        (input, target), _ = gather_batch(fn, input, target, ratio=True)
     dt = compute_dtype(input)
     n, npos = input.shape[0], math.prod(input.shape[1:])
     rows, cols = (1, n * npos) if aggregate == "batch" else (n, npos)
@@ -195,6 +199,9 @@ def lovasz_hinge_loss(
     loss = lovasz_extension(errors, fg, valid, hinge=True)
     mask = None if valid is None else valid.any(-1)
     check_weight(fn, weight, loss.shape)
+    if is_global:  # the same full-batch value on every rank
+        with value_is_global():
+            return reduce(loss, reduction, weight, mask)
     return reduce(loss, reduction, weight, mask)
 
 

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from ..._core.checks import check_floating, check_params, compute_dtype, to_compute
+from ..._core.distributed import current_context, gather_batch, value_is_global
 from ..._core.errors import LosscraftError
 from ..._core.module import LossModule
 from ..._core.reduction import Reduction, check_weight, reduce
@@ -208,6 +209,10 @@ def lovasz_softmax_loss(
         "for one foreground channel use lovasz_hinge_loss",
         "a softmax over the classes",
     )
+    is_global = aggregate == "batch" and current_context() is not None
+    if is_global:  # inside losscraft.distributed.global_batch: sort every rank's pixels
+        (input, target), _ = gather_batch(fn, input, target, ratio=True)
+        n = input.shape[0]
     dt = compute_dtype(input)
     x = to_compute(input, dt).reshape(n, c, npos)
     t = target.detach().reshape(n, 1, npos).long()
@@ -240,6 +245,9 @@ def lovasz_softmax_loss(
     loss = (per_class * sel).sum(-1) / sel.sum(-1).clamp_min(1.0)
     mask = None if valid is None else valid.any(-1).any(-1)
     check_weight(fn, weight, loss.shape)
+    if is_global:  # the same full-batch value on every rank
+        with value_is_global():
+            return reduce(loss, reduction, weight, mask)
     return reduce(loss, reduction, weight, mask)
 
 

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from ..._core.checks import check_floating, check_params
 from ..._core.module import LossModule
-from ..._core.reduction import Reduction, check_weight, reduce
+from ..._core.reduction import Reduction, check_weight
 from ..._core.registry import register
 from ..._core.spec import (
     Curve,
@@ -275,7 +275,7 @@ def tversky_loss(
     s = overlap_sums(fn, input, target, mode=mode, ignore_index=ignore_index, aggregate=aggregate)
     check_weight(fn, weight, s.inter.shape)
     loss = tversky_loss_from_sums(s, float(alpha), float(beta), float(smooth))
-    return reduce(loss, reduction, weight, s.mask)
+    return s.reduce(loss, reduction, weight, s.mask)
 
 
 class TverskyLoss(LossModule, spec=SPEC, fn=tversky_loss):
