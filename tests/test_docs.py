@@ -65,6 +65,10 @@ SKIPPED_SHELL = {
     "make test": "this test suite",
     "make bench": "the benchmark suite (minutes; tests/tools/test_bench.py covers the harness)",
     "python benchmarks/bench_losses.py --out benchmarks/results/latest.json": "the benchmark suite",
+    "torchrun --standalone --nproc_per_node=2 examples/ddp_contrastive.py": (
+        "2 processes; tests/core/test_ddp_example.py runs it under torchrun with fewer steps"
+    ),
+    "python benchmarks/bench_distributed.py": "a benchmark; tests/core/test_bench_distributed.py runs its quick mode",
 }
 
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)

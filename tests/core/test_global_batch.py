@@ -335,6 +335,42 @@ def test_global_batch_wrapper_and_a_given_denominator(tmp_path: Path) -> None:
         torch.testing.assert_close(r["given"], 2 * r["local_sum"] / 40)
 
 
+def _subgroup_worker(rank: int, world_size: int, out: Path) -> None:
+    import torch.distributed as dist
+
+    sub = dist.new_group([0, 2])  # every rank creates it; only ranks 0 and 2 use it
+    g = torch.Generator().manual_seed(10 + rank)
+    z1 = torch.randn(2 + rank, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    z2 = torch.randn(2 + rank, 4, generator=g, dtype=torch.float64)
+    x = torch.randn(1 + rank, 3, 4, 4, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (1 + rank, 4, 4), generator=g)
+    res: dict[str, Any] = {"z1": z1.detach(), "z2": z2, "x": x, "y": y}
+    if rank != 1:
+        info = GlobalBatch(losscraft.InfoNCELoss(), group=sub)(z1, z2)
+        info.backward()
+        res["info"], res["grad"] = info.detach(), z1.grad
+        res["dice"] = GlobalBatch(losscraft.DiceLoss(mode="multiclass", aggregate="batch"), group=sub)(x, y)
+    save_result(out, rank, res)
+
+
+@pytest.mark.distributed
+def test_global_batch_over_a_subgroup(tmp_path: Path) -> None:
+    run_ranks(_subgroup_worker, 3, tmp_path, timeout=120)
+    res = load_results(tmp_path, 3)
+    a, b = res[0], res[2]
+    z1 = torch.cat([a["z1"], b["z1"]]).requires_grad_()
+    full = losscraft.InfoNCELoss()(z1, torch.cat([a["z2"], b["z2"]]))
+    full.backward()
+    assert z1.grad is not None
+    _close((a["info"] + b["info"]) / 2, full.detach())
+    _close(torch.cat([a["grad"], b["grad"]]) / 2, z1.grad)  # DDP over the subgroup divides by 2
+    dice = losscraft.DiceLoss(mode="multiclass", aggregate="batch")(
+        torch.cat([a["x"], b["x"]]), torch.cat([a["y"], b["y"]])
+    )
+    _close(a["dice"], dice)
+    _close(b["dice"], dice)
+
+
 # --------------------------------------------------------------------------- in-process
 def test_couplings_declared() -> None:
     assert {e.name for e in COUPLED} == {
@@ -354,6 +390,15 @@ def test_couplings_declared() -> None:
     assert dice.coupling({"aggregate": "batch"}) == "overlap_sums"
     assert losscraft.get("info_nce").spec.coupling() == "embeddings"
     assert losscraft.get("lovasz_softmax").spec.coupling({"aggregate": "batch"}) == "sort"
+
+
+def test_docs_name_every_coupled_entry() -> None:
+    """docs/distributed.md's table of couplings lists every entry that couples the batch."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "distributed.md").read_text()
+    table = text[text.index("## What each loss does across ranks") : text.index("## Gradient accumulation")]
+    for e in COUPLED:
+        assert f"`{e.name}`" in table, e.name
+        assert f"`{e.spec.coupling({'aggregate': 'batch'})}`" in table
 
 
 def test_every_declared_coupling_is_made_global() -> None:

@@ -14,6 +14,13 @@ DDP's averaging, the same gradient as one process on the concatenated batch:
   rows of this rank;
 * :func:`all_reduce_count`: a global count or total weight, without gradient.
 
+The switch that turns them on for the losses is :func:`global_batch` (a context variable); the
+losses reach them through the hooks at the end of this module, one per kind of batch coupling
+(``LossSpec.batch_coupling``): :func:`global_denominator` (the mean's count, called from
+``reduction.mean_denominator``), :func:`sum_batch` (per-class overlap sums) and
+:func:`gather_batch` (embeddings, and a global sort), with :func:`value_is_global` to reduce a
+loss that is already the full-batch value.
+
 Why the backward passes *sum* the gradients over ranks: each rank's graph ends in its own copy
 of $L$ and autograd differentiates only that copy, so rank $k$ alone would obtain
 $\partial L_k / \partial x_r$ for its local $x_r$ only from its own loss. The true gradient of
