@@ -15,6 +15,7 @@ help:
 	@echo "make lint       ruff check + format check"
 	@echo "make typecheck  mypy --strict on src/"
 	@echo "make docs       regenerate docs/catalog.md, understanding-losses.md (+ images), choosing-a-loss.md"
+	@echo "                and the site pages (docs/losses/, docs/api/); build the site into site/"
 	@echo "make bench      benchmark suite vs torch/peers (~10 min, 2 threads): writes"
 	@echo "                benchmarks/results/latest.json and docs/benchmarks.md"
 
@@ -47,9 +48,12 @@ docs: $(STAMP)
 	$(PY) docs/gen_catalog.py
 	$(PY) docs/gen_understanding.py
 	$(PY) docs/gen_choosing.py
+	$(PY) docs/gen_migrating.py
+	$(PY) docs/gen_site.py
+	$(PY) -m mkdocs build --strict --site-dir site
 
-# The peers (kornia, MONAI, pytorch-metric-learning) are benchmark-only extras; torch stays
-# pinned by requirements-bench.txt. Run on a quiet machine: see benchmarks/README.md.
+# The peers (kornia, MONAI, pytorch-metric-learning) come with the dev requirements; torch stays
+# pinned first there. Run on a quiet machine: see benchmarks/README.md.
 bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(PY) benchmarks/bench_losses.py --out benchmarks/results/latest.json

@@ -1,4 +1,4 @@
-"""The docs: the generated catalog page is current, and every code block in README.md and docs/*.md runs."""
+"""The docs: the generated catalog page is current, and every code block in README.md and docs/**/*.md runs."""
 
 from __future__ import annotations
 
@@ -53,11 +53,12 @@ def test_readme_commands() -> None:
 
 
 # --------------------------------------------------------------------------- runnable code blocks
-# Every fenced block in README.md and docs/*.md runs as written: ```python blocks in order per
-# file, sharing one namespace (a file reads like one session); ```bash lines that call
+# Every fenced block in README.md and docs/**/*.md (the per-loss pages of docs/losses/ too) runs
+# as written: ```python blocks in order per file, sharing one namespace (a file reads like one
+# session); ```bash lines that call
 # `losscraft ...` run through the installed entry point, in a temporary directory (they write
 # images). A ```text block right after a code block is the output the doc shows: it is checked.
-DOC_FILES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+DOC_FILES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md"))]
 
 # Shell lines that are not `losscraft` calls, each skipped on purpose (the reason in the comment).
 SKIPPED_SHELL = {
@@ -114,6 +115,9 @@ def test_doc_blocks_are_found() -> None:
     langs = {rel: [b.lang for b in blocks(rel)] for rel in DOC_FILES}
     assert langs["README.md"].count("python") == 3 and langs["README.md"].count("bash") == 2
     assert langs["docs/design-your-own.md"].count("python") >= 6
+    for e in losscraft.catalog():  # each per-loss page: a runnable example whose output is shown
+        found = blocks(f"docs/losses/{e.name}.md")
+        assert [b.lang for b in found] == ["python"] and found[0].output, e.name
     for rel, found in langs.items():
         assert set(found) <= {"python", "bash"}, (rel, found)  # a new language needs a runner here
 

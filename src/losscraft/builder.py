@@ -235,7 +235,7 @@ def custom_loss(
 
     Raises:
         LosscraftError: a bad name, a name already registered, bad parameter defaults, or a
-        formula that fails the probe.
+            formula that fails the probe.
     """
     if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
         raise LosscraftError(f"custom_loss: 'name' must be a lowercase identifier, got {name!r}")

@@ -180,8 +180,8 @@ class GlobalBatch(Combinable, nn.Module):
 
     Raises:
         LosscraftError: (at call time, with a process group of more than one rank) a loss
-        inside couples the batch in a way not in :data:`GLOBAL_COUPLINGS` (see
-        :func:`check_global`).
+            inside couples the batch in a way not in :data:`GLOBAL_COUPLINGS` (see
+            :func:`check_global`).
     """
 
     config_name = "global_batch"

@@ -294,7 +294,7 @@ class MultiTaskLoss(nn.Module):
 
         Raises:
             LosscraftError: a missing prediction or target, a prediction that does not match the
-            task loss's inputs, task losses of different output shapes.
+                task loss's inputs, task losses of different output shapes.
         """
         names = list(self.tasks)
         missing = [
@@ -392,7 +392,7 @@ class MultiTaskLoss(nn.Module):
 
         Raises:
             LosscraftError: a missing ``tasks``, an unknown key, or a key the method does not
-            use (named, with the valid ones).
+                use (named, with the valid ones).
         """
         all_keys = tuple(k for keys in _METHOD_KEYS.values() for k in keys)
         cfg = check_config_keys(

@@ -240,7 +240,7 @@ def curve_lines(
 
     Raises:
         LosscraftError: unknown loss or hyperparameter, a value outside its domain, an empty
-        sweep, or a ``domain`` outside a curve's valid range.
+            sweep, or a ``domain`` outside a curve's valid range.
     """
     items = list(losses) if isinstance(losses, (list, tuple)) else [losses]
     if not items:

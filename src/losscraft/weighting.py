@@ -122,9 +122,9 @@ def class_weights(
 
     Raises:
         LosscraftError: not exactly one of labels / counts, a positional argument that is not
-        an integer tensor, unknown method, ``beta`` outside [0, 1), negative or non-finite
-        counts, labels outside ``[0, num_classes)``, ``num_classes`` not an int >= 1 or not
-        matching the counts, no samples at all, weights that overflow.
+            an integer tensor, unknown method, ``beta`` outside [0, 1), negative or non-finite
+            counts, labels outside ``[0, num_classes)``, ``num_classes`` not an int >= 1 or not
+            matching the counts, no samples at all, weights that overflow.
 
     Examples:
         >>> import torch
@@ -314,7 +314,7 @@ class Weighted(Combinable, nn.Module):
 
     Raises:
         LosscraftError: bad ``normalize`` / ``reduction``; a ``weight`` that is not a floating
-        tensor of finite values >= 0 broadcasting to the unreduced shape.
+            tensor of finite values >= 0 broadcasting to the unreduced shape.
     """
 
     config_name = "weighted"
@@ -583,7 +583,7 @@ class ErrorWeighted(Combinable, nn.Module):
 
         Raises:
             LosscraftError: a missing ``loss`` / ``fn`` or an unknown key (named, with the valid
-            ones; the weight's own parameters, e.g. ``scale``, depend on ``fn``).
+                ones; the weight's own parameters, e.g. ``scale``, depend on ``fn``).
         """
         base = ("name", "on", "detach", "normalize", "reduction")
         fn = config.get("fn") if isinstance(config, Mapping) else None

@@ -158,7 +158,7 @@ def schedule_from_config(config: Mapping[str, Any] | float) -> float | Schedule:
 
     Raises:
         LosscraftError: an unknown kind, or a key the kind does not take (named, with the
-        valid ones); the kind's own checks (finite values, ``steps >= 1``).
+            valid ones); the kind's own checks (finite values, ``steps >= 1``).
     """
     if isinstance(config, (int, float)) and not isinstance(config, bool):
         return _check_finite("CombinedLoss", "weight", config)
@@ -290,7 +290,7 @@ class CombinedLoss(Combinable, nn.Module):
 
     Raises:
         LosscraftError: empty or mismatched terms/weights, a non-finite weight, a missing
-        ``step`` for scheduled weights.
+            ``step`` for scheduled weights.
     """
 
     config_name = "combined"
@@ -394,7 +394,7 @@ class CombinedLoss(Combinable, nn.Module):
 
         Raises:
             LosscraftError: terms of different arity or output shape, an unknown keyword, a
-            missing ``step`` for scheduled weights.
+                missing ``step`` for scheduled weights.
         """
         for name, term in self.terms.items():
             names = input_names(term)

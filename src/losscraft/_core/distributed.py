@@ -436,7 +436,7 @@ def sum_batch(fn: str, x: Tensor) -> Tensor:
 
     Raises:
         LosscraftError: a ``denominator`` (gradient accumulation) is set: a ratio of batch sums
-        cannot be accumulated over micro-batches.
+            cannot be accumulated over micro-batches.
     """
     state = _state()
     if state is None:

@@ -202,7 +202,7 @@ def analyze(loss: Any, **params: Any) -> AnalysisReport:
 
     Raises:
         LosscraftError: an unknown loss (the message suggests the closest names), an unknown
-        hyperparameter, a value outside its domain, or a loss without a curve.
+            hyperparameter, a value outside its domain, or a loss without a curve.
 
     Examples:
         >>> import losscraft

@@ -190,7 +190,7 @@ def parse_candidate(item: Any) -> Candidate:
 
     Raises:
         LosscraftError: an unknown loss (with the closest names), an unknown or invalid
-        hyperparameter, a malformed ``name:param=value`` string, or an object that is not a loss.
+            hyperparameter, a malformed ``name:param=value`` string, or an object that is not a loss.
     """
     from .._core.parsing import parse_params
     from ..builder import CustomLoss
@@ -926,8 +926,8 @@ def compare(
 
     Raises:
         LosscraftError: before any training, for mismatched lengths, NaN or inf in ``X`` or
-        ``y``, an unknown or ill-fitting loss, an unknown metric or goal, bad settings, or a
-        target compare does not train (masks, embeddings).
+            ``y``, an unknown or ill-fitting loss, an unknown metric or goal, bad settings, or a
+            target compare does not train (masks, embeddings).
     """
     folds = _int("folds", folds, 2)
     repeats = _int("repeats", repeats, 1)

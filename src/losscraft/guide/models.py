@@ -88,7 +88,7 @@ def make_model(model: str | ModelFactory, n_features: int, n_outputs: int, seed:
 
     Raises:
         LosscraftError: an unknown model name, a factory that does not return an ``nn.Module``,
-        or sizes below 1.
+            or sizes below 1.
     """
     if n_features < 1 or n_outputs < 1:
         raise LosscraftError(
@@ -473,8 +473,8 @@ def head_for(
 
     Raises:
         LosscraftError: a loss that does not fit the task (a regression loss for classes, a
-        loss with embedding inputs, ...), a combination whose terms take different inputs,
-        a missing class count, or a task compare does not train (segmentation, metric learning).
+            loss with embedding inputs, ...), a combination whose terms take different inputs,
+            a missing class count, or a task compare does not train (segmentation, metric learning).
     """
     if isinstance(loss, (str, Mapping)):
         loss = build(loss)

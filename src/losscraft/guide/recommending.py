@@ -807,7 +807,7 @@ def recommend(
 
     Raises:
         LosscraftError: an unparsable goal, a goal that does not apply to the task, ``top < 1``,
-        ``features``/``task`` given with a profile, or whatever profiling raises.
+            ``features``/``task`` given with a profile, or whatever profiling raises.
     """
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise LosscraftError(f"recommend: 'top' must be an int >= 1, got {top!r}")

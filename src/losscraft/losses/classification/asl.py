@@ -153,8 +153,8 @@ def asl_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating tensors, ``target`` outside [0, 1],
-        negative ``gamma_neg`` / ``gamma_pos``, ``clip`` outside [0, 1), bad ``weight`` or
-        ``reduction``.
+            negative ``gamma_neg`` / ``gamma_pos``, ``clip`` outside [0, 1), bad ``weight`` or
+            ``reduction``.
 
     Examples:
         >>> import torch

@@ -168,9 +168,9 @@ def balanced_softmax_loss(
 
     Raises:
         LosscraftError: ``input`` not ``(N, C, ...)`` floating; a class index outside
-        ``[0, C)`` (the message names it); a target of the wrong shape or dtype;
-        ``class_counts`` not of shape ``(C,)`` or with a value $\le 0$; bad ``ignore_index``,
-        ``weight`` or ``reduction``.
+            ``[0, C)`` (the message names it); a target of the wrong shape or dtype;
+            ``class_counts`` not of shape ``(C,)`` or with a value $\le 0$; bad ``ignore_index``,
+            ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

@@ -145,7 +145,7 @@ def bce_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating tensors, ``input`` or ``target`` outside
-        [0, 1] (or NaN), bad ``weight`` or ``reduction``.
+            [0, 1] (or NaN), bad ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch, losscraft.functional as LF

@@ -158,8 +158,8 @@ def bce_with_logits_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating tensors, ``target`` outside [0, 1],
-        ``pos_weight`` negative / of the wrong length, ``label_smoothing`` outside [0, 1), bad
-        ``weight`` or ``reduction``.
+            ``pos_weight`` negative / of the wrong length, ``label_smoothing`` outside [0, 1), bad
+            ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch, losscraft.functional as LF

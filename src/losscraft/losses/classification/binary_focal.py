@@ -178,7 +178,7 @@ def binary_focal_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating tensors, ``target`` outside [0, 1],
-        ``gamma < 0``, ``alpha`` outside [0, 1], bad ``weight`` or ``reduction``.
+            ``gamma < 0``, ``alpha`` outside [0, 1], bad ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch, losscraft.functional as LF

@@ -158,9 +158,9 @@ def cross_entropy_loss(
 
     Raises:
         LosscraftError: ``input`` not ``(N, C, ...)`` floating; a class index outside
-        ``[0, C)`` (the message names it); a target of the wrong shape or dtype; probabilities
-        outside [0, 1] or a row of them summing to 0; ``weight`` not ``(C,)`` / negative; bad ``ignore_index``,
-        ``label_smoothing`` or ``reduction``.
+            ``[0, C)`` (the message names it); a target of the wrong shape or dtype; probabilities
+            outside [0, 1] or a row of them summing to 0; ``weight`` not ``(C,)`` / negative; bad ``ignore_index``,
+            ``label_smoothing`` or ``reduction``.
 
     Examples:
         >>> import torch, losscraft.functional as LF

@@ -133,8 +133,8 @@ def focal_loss(
     (``docs/conventions.md``), with ``alpha`` acting like ``cross_entropy``'s class weight:
     ``"mean"`` is $\sum_i \ell_i / \sum_i \alpha_{y_i}$ over non-ignored positions (times the
     per-position ``weight`` if given, in both sums). This differs from MONAI's and kornia's
-    softmax focal loss, which average over classes too (their ``gamma=0`` is CE / C, and
-    kornia's scalar ``alpha`` scales every class).
+    softmax focal loss, which average over classes too (their ``gamma=0`` is CE / C), and whose
+    scalar ``alpha`` weights class 0 by $1 - \alpha$ and every other class by $\alpha$.
 
     **Gradient:** with $p = p_{iy_i}$ and $u = 1 - p$:
     $\partial\ell/\partial x_{ic} = \alpha_{y_i} u^{\gamma-1}\big(u - \gamma p \log p\big)
@@ -167,9 +167,9 @@ def focal_loss(
 
     Raises:
         LosscraftError: ``input`` not ``(N, C, ...)`` floating, or ``C = 1`` (use
-        :func:`binary_focal_loss`); a class index outside
-        ``[0, C)`` (the message names it); a target of the wrong shape or dtype; ``alpha`` not
-        ``(C,)`` / negative; ``gamma < 0``; bad ``ignore_index``, ``weight`` or ``reduction``.
+            :func:`binary_focal_loss`); a class index outside
+            ``[0, C)`` (the message names it); a target of the wrong shape or dtype; ``alpha`` not
+            ``(C,)`` / negative; ``gamma < 0``; bad ``ignore_index``, ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch, losscraft.functional as LF

@@ -133,8 +133,8 @@ def gce_loss(
 
     Raises:
         LosscraftError: ``input`` not ``(N, C, ...)`` floating; a class index outside
-        ``[0, C)`` (the message names it); a target of the wrong shape or dtype; ``q``
-        outside (0, 1]; bad ``ignore_index``, ``weight`` or ``reduction``.
+            ``[0, C)`` (the message names it); a target of the wrong shape or dtype; ``q``
+            outside (0, 1]; bad ``ignore_index``, ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

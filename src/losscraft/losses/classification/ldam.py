@@ -190,9 +190,9 @@ def ldam_loss(
 
     Raises:
         LosscraftError: ``input`` not ``(N, C, ...)`` floating; a class index outside
-        ``[0, C)`` (the message names it); a target of the wrong shape or dtype;
-        ``class_counts`` or ``weight`` not of shape ``(C,)``; a count $\le 0$ or a negative
-        weight; ``max_margin < 0``; ``scale <= 0``; bad ``ignore_index`` or ``reduction``.
+            ``[0, C)`` (the message names it); a target of the wrong shape or dtype;
+            ``class_counts`` or ``weight`` not of shape ``(C,)``; a count $\le 0$ or a negative
+            weight; ``max_margin < 0``; ``scale <= 0``; bad ``ignore_index`` or ``reduction``.
 
     Examples:
         >>> import torch

@@ -238,10 +238,10 @@ def linear_cross_entropy_loss(
 
     Raises:
         LosscraftError: ``hidden`` not floating with a last (hidden) dimension; ``weight`` not
-        ``(V, H)`` with ``V >= 2`` and the same ``H`` as ``hidden`` (the message gives both shapes);
-        ``target`` not integer or not of shape ``hidden.shape[:-1]``; a class index outside
-        ``[0, V)`` (the message names it); ``bias`` not ``(V,)``; bad ``ignore_index``,
-        ``label_smoothing``, ``z_loss``, ``chunk_size`` or ``reduction``.
+            ``(V, H)`` with ``V >= 2`` and the same ``H`` as ``hidden`` (the message gives both shapes);
+            ``target`` not integer or not of shape ``hidden.shape[:-1]``; a class index outside
+            ``[0, V)`` (the message names it); ``bias`` not ``(V,)``; bad ``ignore_index``,
+            ``label_smoothing``, ``z_loss``, ``chunk_size`` or ``reduction``.
 
     Examples:
         >>> import torch, losscraft.functional as LF

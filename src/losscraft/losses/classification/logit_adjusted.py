@@ -172,9 +172,9 @@ def logit_adjusted_loss(
 
     Raises:
         LosscraftError: ``input`` not ``(N, C, ...)`` floating; a class index outside
-        ``[0, C)`` (the message names it); a target of the wrong shape or dtype; ``priors``
-        not of shape ``(C,)`` or with a value $\le 0$; ``tau < 0``; bad ``ignore_index``,
-        ``weight`` or ``reduction``.
+            ``[0, C)`` (the message names it); a target of the wrong shape or dtype; ``priors``
+            not of shape ``(C,)`` or with a value $\le 0$; ``tau < 0``; bad ``ignore_index``,
+            ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

@@ -159,9 +159,9 @@ def poly_loss(
 
     Raises:
         LosscraftError: ``input`` not ``(N, C, ...)`` floating; a class index outside
-        ``[0, C)`` (the message names it); a target of the wrong shape or dtype;
-        ``epsilon < -1``; ``label_smoothing`` outside [0, 1]; bad ``ignore_index``,
-        ``weight`` or ``reduction``.
+            ``[0, C)`` (the message names it); a target of the wrong shape or dtype;
+            ``epsilon < -1``; ``label_smoothing`` outside [0, 1]; bad ``ignore_index``,
+            ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

@@ -155,9 +155,9 @@ def sce_loss(
 
     Raises:
         LosscraftError: ``input`` not ``(N, C, ...)`` floating; a class index outside
-        ``[0, C)`` (the message names it); a target of the wrong shape or dtype; ``alpha``
-        or ``beta`` negative; ``log_zero >= 0``; bad ``ignore_index``, ``weight`` or
-        ``reduction``.
+            ``[0, C)`` (the message names it); a target of the wrong shape or dtype; ``alpha``
+            or ``beta`` negative; ``log_zero >= 0``; bad ``ignore_index``, ``weight`` or
+            ``reduction``.
 
     Examples:
         >>> import torch

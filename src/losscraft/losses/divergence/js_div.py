@@ -192,8 +192,8 @@ def js_div_loss(
 
     Raises:
         LosscraftError: shapes differ, 0-dimensional or non-floating input, target outside
-        [0, 1] (or above 0 with ``log_target=True``) or a target row without probability
-        mass, bad ``log_target``, ``weight`` or ``reduction``.
+            [0, 1] (or above 0 with ``log_target=True``) or a target row without probability
+            mass, bad ``log_target``, ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

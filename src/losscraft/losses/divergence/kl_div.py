@@ -199,9 +199,9 @@ def kl_div_loss(
 
     Raises:
         LosscraftError: shapes differ, 0-dimensional or non-floating input, target outside
-        [0, 1] (or above 0 with ``log_target=True``) or a target row without probability
-        mass, ``temperature`` not in (0, inf), bad
-        ``weight`` or ``reduction``.
+            [0, 1] (or above 0 with ``log_target=True``) or a target row without probability
+            mass, ``temperature`` not in (0, inf), bad
+            ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

@@ -217,8 +217,8 @@ def batch_triplet_loss(
 
     Raises:
         LosscraftError: ``input`` not a floating ``(N, D)`` tensor; ``target`` not an integer
-        tensor of shape ``(N,)``; ``margin`` not in (0, inf); unknown ``mining`` or
-        ``distance``; non-bool ``normalize``; bad ``weight`` or ``reduction``.
+            tensor of shape ``(N,)``; ``margin`` not in (0, inf); unknown ``mining`` or
+            ``distance``; non-bool ``normalize``; bad ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

@@ -155,8 +155,8 @@ def contrastive_loss(
 
     Raises:
         LosscraftError: input shapes differ, target of the wrong shape or with a value other
-        than 0 and 1, non-floating inputs, ``margin`` not in (0, inf), bad ``weight`` or
-        ``reduction``.
+            than 0 and 1, non-floating inputs, ``margin`` not in (0, inf), bad ``weight`` or
+            ``reduction``.
 
     Examples:
         >>> import torch

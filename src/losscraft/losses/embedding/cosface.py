@@ -147,9 +147,9 @@ def cosface_loss(
 
     Raises:
         LosscraftError: ``input`` not floating ``(N, C, ...)``, or a value outside [-1, 1]
-        (beyond rounding: raw logits were probably passed); a class index outside ``[0, C)``
-        (named); a target of the wrong shape or dtype; ``scale``, ``margin``,
-        ``ignore_index``, ``weight`` or ``reduction`` invalid.
+            (beyond rounding: raw logits were probably passed); a class index outside ``[0, C)``
+            (named); a target of the wrong shape or dtype; ``scale``, ``margin``,
+            ``ignore_index``, ``weight`` or ``reduction`` invalid.
 
     Examples:
         >>> import torch

@@ -163,8 +163,8 @@ def cosine_embedding_loss(
 
     Raises:
         LosscraftError: input shapes differ, target of the wrong shape or with a value other
-        than -1 and 1, non-floating inputs, ``margin`` outside [-1, 1], bad ``weight`` or
-        ``reduction``.
+            than -1 and 1, non-floating inputs, ``margin`` outside [-1, 1], bad ``weight`` or
+            ``reduction``.
 
     Examples:
         >>> import torch

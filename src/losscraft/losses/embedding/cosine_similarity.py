@@ -123,7 +123,7 @@ def cosine_similarity_loss(
 
     Raises:
         LosscraftError: shapes differ, 0-dimensional or non-floating input, bad ``weight`` or
-        ``reduction``.
+            ``reduction``.
 
     Examples:
         >>> import torch

@@ -173,7 +173,7 @@ def info_nce_loss(
 
     Raises:
         LosscraftError: inputs not floating, not 2-D, or of different shapes; ``temperature``
-        not in (0, inf); bad ``weight`` or ``reduction``.
+            not in (0, inf); bad ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

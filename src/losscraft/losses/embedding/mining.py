@@ -171,8 +171,8 @@ def mine_triplets(
 
     Raises:
         LosscraftError: ``dist`` not a floating square matrix, ``labels`` not integer of
-        shape ``(N,)``, unknown ``strategy``, or a missing / non-positive ``margin`` for
-        ``"semihard"``.
+            shape ``(N,)``, unknown ``strategy``, or a missing / non-positive ``margin`` for
+            ``"semihard"``.
 
     Examples:
         >>> import torch

@@ -155,8 +155,8 @@ def supcon_loss(
 
     Raises:
         LosscraftError: ``input`` not a floating ``(N, D)`` tensor; ``target`` not an integer
-        tensor of shape ``(N,)``; ``temperature`` not in (0, inf); bad ``weight`` or
-        ``reduction``.
+            tensor of shape ``(N,)``; ``temperature`` not in (0, inf); bad ``weight`` or
+            ``reduction``.
 
     Examples:
         >>> import torch

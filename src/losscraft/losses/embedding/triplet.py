@@ -177,7 +177,7 @@ def triplet_loss(
 
     Raises:
         LosscraftError: shapes differ, 0-dimensional or non-floating input, ``margin`` not in
-        (0, inf), unknown ``distance``, non-bool ``swap``, bad ``weight`` or ``reduction``.
+            (0, inf), unknown ``distance``, non-bool ``swap``, bad ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

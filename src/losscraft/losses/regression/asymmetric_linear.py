@@ -128,7 +128,7 @@ def asymmetric_linear_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating input, a cost that is not > 0, bad
-        ``weight`` or ``reduction``.
+            ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

@@ -103,7 +103,7 @@ def asymmetric_squared_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating input, a cost that is not > 0, bad
-        ``weight`` or ``reduction``.
+            ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

@@ -163,7 +163,7 @@ def barron_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating input, ``alpha`` NaN or ``+inf``,
-        ``scale`` not in (0, inf), bad ``weight`` or ``reduction``.
+            ``scale`` not in (0, inf), bad ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch
@@ -292,8 +292,8 @@ class AdaptiveBarronLoss(Combinable, nn.Module):
 
     Raises:
         LosscraftError: at construction, a bound or initial value outside its range; when
-        called, shapes that differ, a last dimension that does not match ``num_dims``,
-        non-floating input, bad ``weight``.
+            called, shapes that differ, a last dimension that does not match ``num_dims``,
+            non-floating input, bad ``weight``.
 
     Examples:
         >>> import torch
@@ -451,7 +451,7 @@ class AdaptiveBarronLoss(Combinable, nn.Module):
 
         Raises:
             LosscraftError: an unknown key (named, with the valid ones), another loss's
-            ``name`` or a value the constructor rejects.
+                ``name`` or a value the constructor rejects.
         """
         keys = (
             "name",

@@ -102,7 +102,7 @@ def charbonnier_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating input, ``scale`` not in (0, inf), bad
-        ``weight`` or ``reduction``.
+            ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

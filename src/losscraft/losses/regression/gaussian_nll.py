@@ -173,8 +173,8 @@ def gaussian_nll_loss(
 
     Raises:
         LosscraftError: ``input``/``target`` shapes differ, ``var`` of another shape than
-        the three above, non-floating input, a negative (or NaN) variance, ``eps`` not in
-        (0, inf), bad ``weight`` or ``reduction``.
+            the three above, non-floating input, a negative (or NaN) variance, ``eps`` not in
+            (0, inf), bad ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

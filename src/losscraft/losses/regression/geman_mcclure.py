@@ -98,7 +98,7 @@ def geman_mcclure_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating input, ``scale`` not in (0, inf), bad
-        ``weight`` or ``reduction``.
+            ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

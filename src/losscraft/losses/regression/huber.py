@@ -107,7 +107,7 @@ def huber_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating input, ``delta <= 0``, bad ``weight`` or
-        ``reduction``.
+            ``reduction``.
 
     Examples:
         >>> import torch, losscraft.functional as LF

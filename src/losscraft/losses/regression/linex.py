@@ -119,7 +119,7 @@ def linex_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating input, ``a == 0``, ``b <= 0``, bad
-        ``weight`` or ``reduction``.
+            ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

@@ -98,8 +98,8 @@ def msle_loss(
 
     **Domain:** ``input`` and ``target`` must be $> -1$, where ``log1p`` is finite (validated:
     an error rather than NaN). scikit-learn's ``mean_squared_log_error`` also raises on
-    out-of-domain values (historically on any negative value); Keras' MSLE silently clips
-    both to $\ge 0$ first, which hides a broken prediction head. losscraft computes the
+    out-of-domain values (historically on any negative value); Keras' MSLE silently clamps
+    both to at least its epsilon ($10^{-7}$) first, which hides a broken prediction head. losscraft computes the
     formula as written for every value above $-1$, so on non-negative data all three agree.
 
     **Gradient:** $\partial\ell/\partial\hat y = \dfrac{2\left(\log(1 + \hat y) -
@@ -118,8 +118,8 @@ def msle_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating input, a value of ``input`` or
-        ``target`` that is not $> -1$ (the message names the first one), bad ``weight`` or
-        ``reduction``.
+            ``target`` that is not $> -1$ (the message names the first one), bad ``weight`` or
+            ``reduction``.
 
     Examples:
         >>> import torch

@@ -167,8 +167,8 @@ def poisson_nll_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating input, a negative (or NaN) count, a
-        negative rate when ``log_input=False``, ``eps`` not in (0, inf), bad ``weight`` or
-        ``reduction``.
+            negative rate when ``log_input=False``, ``eps`` not in (0, inf), bad ``weight`` or
+            ``reduction``.
 
     Examples:
         >>> import torch

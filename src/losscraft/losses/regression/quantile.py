@@ -135,7 +135,7 @@ def quantile_loss(
 
     Raises:
         LosscraftError: a level outside (0, 1), shapes that do not match the levels,
-        non-floating input, bad ``weight`` or ``reduction``.
+            non-floating input, bad ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch, losscraft.functional as LF

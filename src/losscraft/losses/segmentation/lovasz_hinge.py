@@ -163,7 +163,7 @@ def lovasz_hinge_loss(
 
     Raises:
         LosscraftError: shapes differ, non-floating input, labels other than 0/1 (or
-        ``ignore_index``), bad ``ignore_index``, ``aggregate``, ``weight`` or ``reduction``.
+            ``ignore_index``), bad ``ignore_index``, ``aggregate``, ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

@@ -178,8 +178,8 @@ def lovasz_softmax_loss(
 
     Raises:
         LosscraftError: wrong shapes, non-floating input, a single channel (C = 1: use
-        :func:`lovasz_hinge_loss`), non-integer or out-of-range class indices, bad
-        ``classes``, ``ignore_index``, ``aggregate``, ``weight`` or ``reduction``.
+            :func:`lovasz_hinge_loss`), non-integer or out-of-range class indices, bad
+            ``classes``, ``ignore_index``, ``aggregate``, ``weight`` or ``reduction``.
 
     Examples:
         >>> import torch

@@ -233,10 +233,10 @@ def tversky_loss(
 
     Raises:
         LosscraftError: wrong shapes for the mode, non-floating input, non-integer or
-        out-of-range class indices, a single channel (C = 1) with ``mode="multiclass"``
-        (use ``mode="binary"``), binary/multilabel targets outside [0, 1], bad ``mode``,
-        ``alpha``, ``beta``, ``smooth``, ``ignore_index``, ``aggregate``, ``weight`` or
-        ``reduction``.
+            out-of-range class indices, a single channel (C = 1) with ``mode="multiclass"``
+            (use ``mode="binary"``), binary/multilabel targets outside [0, 1], bad ``mode``,
+            ``alpha``, ``beta``, ``smooth``, ``ignore_index``, ``aggregate``, ``weight`` or
+            ``reduction``.
 
     Examples:
         >>> import torch
