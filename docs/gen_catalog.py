@@ -78,6 +78,7 @@ def render() -> str:
                 ),
                 f"- **properties:** {', '.join(rendered) if rendered else '—'}",
                 f"- **when to use:** {s.when_to_use}",
+                *([f"- **when not to use:** {s.when_not_to_use}"] if s.when_not_to_use else []),
                 *(
                     [f"- **relations (tested):** {'; '.join(r.describe(s.name) for r in s.relations)}"]
                     if s.relations

@@ -276,6 +276,12 @@ def entry_page(entry: LossEntry) -> str:
     ]
 
     lines += ["## When to use", "", s.when_to_use or "The spec gives no advice for this loss.", ""]
+    lines += [
+        "## When not to use",
+        "",
+        s.when_not_to_use or "The spec names no better-suited alternative for this loss.",
+        "",
+    ]
 
     lines += ["## Loss and gradient", ""]
     if s.curves:
@@ -416,6 +422,26 @@ API_PAGES: tuple[tuple[str, str, str, tuple[tuple[str, dict[str, Any]], ...]], .
         "([choosing a loss](../choosing-a-loss.md), [comparing losses](../comparing-losses.md)). "
         "`losscraft.profile`, `recommend` and `compare` are these functions.",
         (("losscraft.guide", {}),),
+    ),
+    (
+        "ordinal",
+        "Ordinal regression",
+        "`losscraft.ordinal`: turning the ordinal losses' outputs into ranks or class probabilities, "
+        "and learnable ordered cutpoints for the cumulative-link loss.",
+        (
+            (
+                "losscraft.ordinal",
+                {
+                    "members": [
+                        "predict_coral",
+                        "predict_corn",
+                        "predict_cumulative_link",
+                        "cumulative_link_probabilities",
+                        "OrderedCutpoints",
+                    ]
+                },
+            ),
+        ),
     ),
     (
         "distributed",

@@ -8,7 +8,7 @@ HuberLoss(delta=2.0, reduction='mean')
 True
 """
 
-from . import analysis, builder, compose, distributed, functional, losses, multitask, weighting
+from . import analysis, builder, compose, distributed, functional, losses, multitask, ordinal, weighting
 from ._core.errors import LosscraftError
 from ._core.reduction import reduce_checked as reduce  # the validating public face
 from ._core.registry import LossEntry, build, catalog, get
@@ -33,13 +33,17 @@ from .nn import (
     CauchyLoss,
     CharbonnierLoss,
     ContrastiveLoss,
+    CoralLoss,
+    CornLoss,
     CosFaceLoss,
     CosineEmbeddingLoss,
     CosineSimilarityLoss,
     CrossEntropyLoss,
+    CumulativeLinkLoss,
     DiceLoss,
     FocalLoss,
     FocalTverskyLoss,
+    GammaDevianceLoss,
     GaussianNLLLoss,
     GCELoss,
     GemanMcClureLoss,
@@ -67,7 +71,9 @@ from .nn import (
     SupConLoss,
     TripletLoss,
     TverskyLoss,
+    TweedieLoss,
     WelschLoss,
+    ZeroInflatedPoissonLoss,
 )
 from .plotting import plot  # matplotlib is imported on the first call
 from .weighting import ErrorWeighted, Weighted, class_weights
@@ -93,17 +99,21 @@ __all__ = [
     "CombinedLoss",
     "Constant",
     "ContrastiveLoss",
+    "CoralLoss",
+    "CornLoss",
     "CosFaceLoss",
     "CosineEmbeddingLoss",
     "CosineSchedule",
     "CosineSimilarityLoss",
     "CrossEntropyLoss",
+    "CumulativeLinkLoss",
     "DiceLoss",
     "ErrorWeighted",
     "Family",
     "FocalLoss",
     "FocalTverskyLoss",
     "GCELoss",
+    "GammaDevianceLoss",
     "GaussianNLLLoss",
     "GemanMcClureLoss",
     "GeneralizedDiceLoss",
@@ -140,8 +150,10 @@ __all__ = [
     "Task",
     "TripletLoss",
     "TverskyLoss",
+    "TweedieLoss",
     "Weighted",
     "WelschLoss",
+    "ZeroInflatedPoissonLoss",
     "__version__",
     "analysis",
     "analyze",
@@ -157,6 +169,7 @@ __all__ = [
     "get",
     "losses",
     "multitask",
+    "ordinal",
     "plot",
     "profile",
     "recommend",

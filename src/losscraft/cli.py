@@ -238,6 +238,8 @@ def make_app() -> "typer.Typer":
         for r in data["relations"]:
             con.print(f"  relation: {r}", markup=False, soft_wrap=True)
         con.print(f"  when to use: {data['when_to_use']}", markup=False, soft_wrap=True)
+        if data["when_not_to_use"]:
+            con.print(f"  when not to use: {data['when_not_to_use']}", markup=False, soft_wrap=True)
         for r in data["references"]:
             con.print(f"  reference: {r['text']}", markup=False, soft_wrap=True)
 

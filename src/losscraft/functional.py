@@ -30,12 +30,18 @@ from .losses.embedding import (
     supcon_loss,
     triplet_loss,
 )
+from .losses.ordinal import (
+    coral_loss,
+    corn_loss,
+    cumulative_link_loss,
+)
 from .losses.regression import (
     asymmetric_linear_loss,
     asymmetric_squared_loss,
     barron_loss,
     cauchy_loss,
     charbonnier_loss,
+    gamma_deviance_loss,
     gaussian_nll_loss,
     geman_mcclure_loss,
     huber_loss,
@@ -46,7 +52,9 @@ from .losses.regression import (
     msle_loss,
     poisson_nll_loss,
     quantile_loss,
+    tweedie_loss,
     welsch_loss,
+    zero_inflated_poisson_loss,
 )
 from .losses.segmentation import (
     dice_loss,
@@ -72,13 +80,17 @@ __all__ = [
     "cauchy_loss",
     "charbonnier_loss",
     "contrastive_loss",
+    "coral_loss",
+    "corn_loss",
     "cosface_loss",
     "cosine_embedding_loss",
     "cosine_similarity_loss",
     "cross_entropy_loss",
+    "cumulative_link_loss",
     "dice_loss",
     "focal_loss",
     "focal_tversky_loss",
+    "gamma_deviance_loss",
     "gaussian_nll_loss",
     "gce_loss",
     "geman_mcclure_loss",
@@ -105,5 +117,7 @@ __all__ = [
     "supcon_loss",
     "triplet_loss",
     "tversky_loss",
+    "tweedie_loss",
     "welsch_loss",
+    "zero_inflated_poisson_loss",
 ]

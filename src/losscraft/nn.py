@@ -31,6 +31,11 @@ from .losses.embedding import (
     SupConLoss,
     TripletLoss,
 )
+from .losses.ordinal import (
+    CoralLoss,
+    CornLoss,
+    CumulativeLinkLoss,
+)
 from .losses.regression import (
     AdaptiveBarronLoss,
     AsymmetricLinearLoss,
@@ -38,6 +43,7 @@ from .losses.regression import (
     BarronLoss,
     CauchyLoss,
     CharbonnierLoss,
+    GammaDevianceLoss,
     GaussianNLLLoss,
     GemanMcClureLoss,
     HuberLoss,
@@ -48,7 +54,9 @@ from .losses.regression import (
     MSLELoss,
     PoissonNLLLoss,
     QuantileLoss,
+    TweedieLoss,
     WelschLoss,
+    ZeroInflatedPoissonLoss,
 )
 from .losses.segmentation import (
     DiceLoss,
@@ -75,14 +83,18 @@ __all__ = [
     "CauchyLoss",
     "CharbonnierLoss",
     "ContrastiveLoss",
+    "CoralLoss",
+    "CornLoss",
     "CosFaceLoss",
     "CosineEmbeddingLoss",
     "CosineSimilarityLoss",
     "CrossEntropyLoss",
+    "CumulativeLinkLoss",
     "DiceLoss",
     "FocalLoss",
     "FocalTverskyLoss",
     "GCELoss",
+    "GammaDevianceLoss",
     "GaussianNLLLoss",
     "GemanMcClureLoss",
     "GeneralizedDiceLoss",
@@ -109,5 +121,7 @@ __all__ = [
     "SupConLoss",
     "TripletLoss",
     "TverskyLoss",
+    "TweedieLoss",
     "WelschLoss",
+    "ZeroInflatedPoissonLoss",
 ]

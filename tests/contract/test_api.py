@@ -71,6 +71,14 @@ def test_docstring_template(entry: LossEntry) -> None:
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
+def test_when_not_to_use(entry: LossEntry) -> None:
+    """Every entry says when another loss is the better choice, in whole sentences."""
+    text = entry.spec.when_not_to_use.strip()
+    assert text, f"{entry.name}: spec.when_not_to_use is empty"
+    assert text.endswith("."), f"{entry.name}: spec.when_not_to_use must end with a period"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
 def test_module_matches_function(entry: LossEntry) -> None:
     assert entry.module is not None
     c = sample(entry, 5)

@@ -11,6 +11,8 @@ all report the same numbers.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from hypothesis import given
@@ -127,10 +129,66 @@ def test_volume_weighted_is_measured(entry: LossEntry) -> None:
     assert measured == (Property.VOLUME_WEIGHTED in entry.spec.properties), _small_large_ratio(entry.name)
 
 
+# Count and amount losses on a log-mean input: how fast the pull on the log-mean grows with the
+# size of the target at a fixed relative error, measured against the Poisson deviance.
+_LOG_MEAN = [
+    e
+    for e in ENTRIES
+    if e.spec.curve is not None
+    and e.spec.curve.axis == "log_rate"
+    and tuple(e.spec.inputs) == ("input", "target")
+    and Property.ZERO_INFLATED not in e.spec.properties
+]
+
+
+def _large_small_pull(name: str) -> float:
+    """|dl/d log-mean| at target 100 over target 1, both predicted 1.5x too high."""
+    from losscraft import build
+
+    loss = build({"name": name})
+    pulls = []
+    for y in (1.0, 100.0):
+        x = torch.tensor([math.log(1.5 * y)], dtype=torch.float64, requires_grad=True)
+        loss(x, torch.tensor([y], dtype=torch.float64)).backward()
+        assert x.grad is not None
+        pulls.append(abs(float(x.grad)))
+    return pulls[1] / pulls[0]
+
+
+@pytest.mark.parametrize("entry", _LOG_MEAN, ids=[e.name for e in _LOG_MEAN])
+def test_dispersion_weighted_is_measured(entry: LossEntry) -> None:
+    # the Poisson deviance's pull grows like the target (100x here); Tweedie p = 1.5 like its
+    # square root (10x), the Gamma deviance not at all (1x). Declared iff below half of Poisson's.
+    measured = _large_small_pull(entry.name) < 0.5 * _large_small_pull("poisson_nll")
+    assert measured == (Property.DISPERSION_WEIGHTED in entry.spec.properties), _large_small_pull(entry.name)
+
+
+_ZERO_INFLATED = [e for e in ENTRIES if Property.ZERO_INFLATED in e.spec.properties]
+
+
+@pytest.mark.parametrize("entry", _ZERO_INFLATED, ids=[e.name for e in _ZERO_INFLATED])
+def test_zero_inflated_is_measured(entry: LossEntry) -> None:
+    # a zero target with a large rate (5): nearly free when the structural-zero logit is high,
+    # the Poisson NLL (the rate, 5) when it is low; a count target is not excused by that logit
+    from losscraft import build
+
+    loss = build({"name": entry.name})
+    zero = torch.zeros(1, dtype=torch.float64)
+
+    def at(zero_logit: float, y: torch.Tensor) -> float:
+        return float(loss(torch.tensor([[math.log(5.0), zero_logit]], dtype=torch.float64), y))
+
+    assert at(20.0, zero) < 1e-6
+    assert at(-40.0, zero) == pytest.approx(5.0, rel=1e-9)
+    assert at(20.0, torch.tensor([3.0], dtype=torch.float64)) > 15.0
+
+
 def test_advisory_property_checks_cover_their_entries() -> None:
     for prop, covered in (
         (Property.FAVOURS_RECALL, _BINARY_OVERLAP),
         (Property.VOLUME_WEIGHTED, _MODED_OVERLAP),
+        (Property.DISPERSION_WEIGHTED, _LOG_MEAN),
+        (Property.ZERO_INFLATED, _ZERO_INFLATED),
     ):
         declaring = {e.name for e in ENTRIES if prop in e.spec.properties}
         assert declaring and declaring <= {e.name for e in covered}

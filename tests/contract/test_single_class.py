@@ -11,14 +11,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from losscraft import LosscraftError, LossEntry, TargetKind
+from losscraft import Family, LosscraftError, LossEntry, TargetKind
 
 from lc_helpers import ENTRIES, sample
 
+# Ordinal entries have no class dim (K-1 task logits, or a score and K-1 cutpoints): their
+# K = 1 / K = 2 checks are in tests/losses/ordinal/test_family.py.
 CLASS_INDEX = [
     e
     for e in ENTRIES
     if e.spec.target_kind in (TargetKind.CLASS_INDEX, TargetKind.CLASS_INDEX_OR_PROBABILITIES)
+    and e.spec.family is not Family.ORDINAL
 ]
 
 

@@ -40,7 +40,7 @@ EXPECTED_ROLES: tuple[tuple[str, str, Role], ...] = (
 
 # Tasks the profile can detect but no loss serves yet (the guide says so and falls back).
 # When a loss starts serving one, remove it from this set.
-UNSERVED = {Task.ORDINAL}
+UNSERVED: set[Task] = set()  # every task is served (ordinal since the coral/corn/cumulative_link entries)
 
 _VECTOR_ROLES = {Role.CLASS_WEIGHTS, Role.CLASS_COUNTS, Role.CLASS_PRIORS, Role.POS_WEIGHT}
 

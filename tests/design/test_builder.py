@@ -170,3 +170,11 @@ def test_custom_module_with_a_lambda_formula_explains_why_it_cannot_pickle() -> 
         pickle.dumps(m)
     x, y = _xy(6)
     torch.testing.assert_close(copy.deepcopy(m)(x, y), (x - y).abs().mean())  # deepcopy still works
+
+
+def test_every_family_has_a_default_task() -> None:
+    """custom_loss(family=...) reads the family's default task: a new Family needs one."""
+    from losscraft import Family
+    from losscraft.builder import _FAMILY_TASK
+
+    assert set(_FAMILY_TASK) == set(Family)

@@ -325,12 +325,31 @@ def test_counts_get_a_count_loss() -> None:
     _check_runs(recs, y)
 
 
-def test_ordinal_says_no_loss_serves_it_and_falls_back() -> None:
+def test_ordinal_gets_a_threshold_model_with_its_reason() -> None:
+    y = _rng().integers(1, 6, 800)
+    recs = recommend(y, task="ordinal_regression")
+    assert not any("no registered loss serves" in note for note in recs.notes)
+    assert Task.ORDINAL in _specs(recs[0])[0].tasks
+    assert "ORDINAL-ORDER" in _reasons(recs[0])
+
+
+def test_ordinal_says_no_loss_serves_it_and_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    _hide_ordinal_entries(monkeypatch)
     y = _rng().integers(1, 6, 800)
     recs = recommend(y, task="ordinal_regression")
     assert any("ordinal_regression" in note for note in recs.notes)
     assert len(recs) >= 1 and any("ordinal" in reason for reason in recs[0].reasons)
     assert "note:" in str(recs)
+
+
+def _hide_ordinal_entries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalog without the entries that serve ordinal_regression (the fallback's situation)."""
+    real = rec.catalog
+
+    def without(**kw: Any) -> list[Any]:
+        return [e for e in real(**kw) if Task.ORDINAL not in e.spec.tasks]
+
+    monkeypatch.setattr(rec, "catalog", without)
 
 
 # --------------------------------------------------------------------------- the result object
@@ -461,7 +480,7 @@ def test_skewed_nonnegative_amounts_keep_a_mean_consistent_loss() -> None:
     recs = recommend(y, top=5)
     assert recs.profile.regression is not None and recs.profile.regression.long_upper_tail
     names = [r.name for r in recs]
-    assert set(names) <= {"poisson_nll", "mse"} and "mse" in names
+    assert set(names) <= {"poisson_nll", "tweedie", "mse"} and "mse" in names
     assert not any(_specs(r)[0].has(Property.BOUNDED_GRADIENT) for r in recs)
     assert any("REG-SKEWED-MEAN-NO-ROBUST" in a.reason for a in recs.avoid)
     assert "REG-SKEWED-MEAN" in _reasons(recs[0])
@@ -494,9 +513,13 @@ def test_counts_get_the_poisson_deviance_with_reasons(kind: str, reason: str | N
     else:
         y = np.where(rng.random(3000) < 0.5, 0, rng.poisson(6.0, 3000))
     recs = recommend(y, task="count_regression")
-    assert recs[0].name == "poisson_nll"
-    assert "COUNT-POISSON" in _reasons(recs[0])
-    assert "mse" in [r.name for r in recs]  # the plain baseline competes
+    names = [r.name for r in recs]
+    # Poisson counts: the Poisson deviance first; overdispersed ones: the Tweedie deviance
+    # (variance growing faster than the mean) first, the Poisson deviance still listed
+    assert recs[0].name == ("poisson_nll" if kind == "poisson" else "tweedie")
+    poisson = recs[names.index("poisson_nll")]
+    assert "COUNT-POISSON" in _reasons(poisson)
+    assert "mse" in names  # the plain baseline competes
     found = [t for t in ("COUNT-OVERDISPERSED", "COUNT-EXCESS-ZEROS") if t in _reasons(recs[0])]
     # Poisson counts: neither; negative binomial and zero-inflated Poisson are both overdispersed
     # and both have more zeros than a Poisson with their mean
@@ -504,7 +527,8 @@ def test_counts_get_the_poisson_deviance_with_reasons(kind: str, reason: str | N
     _check_runs(recs, y.astype(float))
 
 
-def test_ordinal_fallback_follows_the_goal() -> None:
+def test_ordinal_fallback_follows_the_goal(monkeypatch: pytest.MonkeyPatch) -> None:
+    _hide_ordinal_entries(monkeypatch)
     y = np.repeat([1, 2, 3, 4, 5], [100, 300, 400, 150, 50])
     as_numbers = recommend(y, task="ordinal_regression")
     assert as_numbers.goal.kind == "mean"
@@ -516,15 +540,14 @@ def test_ordinal_fallback_follows_the_goal() -> None:
 
 def test_only_losses_with_a_reason_are_listed() -> None:
     rng = _rng()
-    for y, kw in (
-        (rng.normal(size=2000), {}),
-        (_binary(ratio=9, n=2000), {"goal": "recall-minority"}),
-        (np.repeat([1, 2, 3, 4, 5], 40), {"task": "ordinal_regression"}),
+    for y, kw, dropped in (
+        (rng.normal(size=2000), {}, True),
+        (_binary(ratio=9, n=2000), {"goal": "recall-minority"}, True),
+        (np.repeat([1, 2, 3, 4, 5], 40), {"task": "ordinal_regression"}, False),  # all 3 have one
     ):
         recs = recommend(y, top=10, **kw)
         assert all(r.score > 0 for r in recs) or len(recs) == 1
-        if len(recs) < 10:
-            assert any("have a reason" in n for n in recs.notes)
+        assert any("have a reason" in n for n in recs.notes) == dropped
 
 
 def test_ties_put_the_unweighted_form_first() -> None:

@@ -40,6 +40,7 @@ JSON_SCHEMAS: dict[str, dict[str, str]] = {
         "relations": "tested identities with other losses, as text",
         "references": "list of {authors, title, venue, year, url, text}",
         "when_to_use": "advice",
+        "when_not_to_use": "where another loss (named by its key) is the better choice, and why",
         "aliases": "other names accepted by losscraft.get",
         "curves": "list of {axis, domain, zero, label}: the 1-D slices used by analyze and plot",
     },
@@ -209,6 +210,7 @@ def describe_entry(name: str) -> dict[str, Any]:
             for r in s.references
         ],
         "when_to_use": s.when_to_use,
+        "when_not_to_use": s.when_not_to_use,
         "aliases": _aliases_of(s.name),
         "curves": [
             {"axis": c.axis, "domain": jsonable(list(c.domain)), "zero": jsonable(c.zero), "label": c.label}

@@ -9,7 +9,7 @@ editor, ``help()`` and the docs show them from the source), and the contract sui
 Every field is either *executable* (checked by a generic test over the whole registry:
 ``params`` domains and defaults, ``properties`` in :data:`CHECKED_PROPERTIES`, ``input_kind``,
 ``target_kind``, ``sample``, ``curve``) or *advisory* (``tasks``, ``summary``,
-``when_to_use``, ``references``, the params' ``role``).
+``when_to_use``, ``when_not_to_use``, ``references``, the params' ``role``).
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class Family(_StrEnum):
     DIVERGENCE = "divergence"
     EMBEDDING = "embedding"
     SEGMENTATION = "segmentation"
+    ORDINAL = "ordinal"
 
 
 class Task(_StrEnum):
@@ -141,6 +142,11 @@ class Property(_StrEnum):
     OVERLAP_METRIC = "overlap_metric"  # optimises a set-overlap score (Dice/IoU)
     FAVOURS_RECALL = "favours_recall"  # at its defaults a missed target unit costs more than in Dice
     VOLUME_WEIGHTED = "volume_weighted"  # weighs each class by the inverse of its target volume
+    # the deviance of a variance that grows faster than the mean (Var ~ mu^p, p > 1): a large
+    # value's error weighs less than under the Poisson deviance (overdispersed counts, amounts)
+    DISPERSION_WEIGHTED = "dispersion_weighted"
+    # a separate probability of a structural zero (a second model output per sample)
+    ZERO_INFLATED = "zero_inflated"
 
 
 CHECKED_PROPERTIES = frozenset(
@@ -631,6 +637,9 @@ class LossSpec:
         probability_input: the first argument must lie in [0, 1] (validated).
         differentiable: whether gradients flow to the inputs (all current losses).
         when_to_use: advisory prose.
+        when_not_to_use: advisory prose: the situations where another loss is the better
+            choice, naming that loss by its registry key, and why (e.g. ``mse``: not with
+            gross outliers, use ``huber``).
         extreme: the input magnitude up to which the loss must be finite (contract-tested):
             1e4 for logits and residuals; smaller only where the true value overflows float32
             (``exp`` of a log-rate).
@@ -665,6 +674,7 @@ class LossSpec:
     call_inputs: tuple[str, ...] = ()
     ignore_index: bool = False
     when_to_use: str = ""
+    when_not_to_use: str = ""
     extreme: float = 1e4
     batch_coupling: Literal["samples", "overlap_sums", "embeddings", "sort"] = "samples"
 

@@ -504,13 +504,23 @@ RULES: tuple[Rule, ...] = (
         "REG-SKEWED-MEAN",
         (("skewed_mean", "==", True),),
         "prefer",
-        _s(tasks=(T.COUNT,), baseline=False),
+        _s(tasks=(T.COUNT,), baseline=False, lacks=(P.ZERO_INFLATED,)),
         "{regression.outlier_fraction:.1%} of targets lie far out, all on the upper tail of a non-negative target "
         "(skewness {regression.skewness:.2g}, {regression.zero_share:.0%} zeros): for the mean that tail is signal, "
         "not contamination; a Poisson-type deviance is consistent for the mean of non-negative amounts and "
         "weighs each error by the variance that grows with the mean",
         "Gneiting 2011; McCullagh & Nelder 1989 (quasi-likelihood); science.md 2.3",
         weight=2.5,
+    ),
+    Rule(
+        "REG-SKEWED-POSITIVE-MEAN",
+        (("skewed_mean", "==", True), ("regression.minimum", ">", 0.0)),
+        "prefer",
+        _s(properties=(P.DISPERSION_WEIGHTED,), lacks=(P.ZERO_INFLATED,)),
+        "strictly positive amounts: a Gamma-type deviance (variance growing like the squared mean) suits "
+        "costs and durations whose spread grows with their size",
+        "McCullagh & Nelder 1989 ch. 8",
+        weight=0.5,
     ),
     Rule(
         "REG-SKEWED-MEAN-BASELINE",
@@ -545,21 +555,32 @@ RULES: tuple[Rule, ...] = (
         "COUNT-POISSON",
         (("task", "==", T.COUNT.value), ("goal", "==", "mean")),
         "prefer",
-        _s(tasks=(T.COUNT,), baseline=False),
+        # the specialised count losses get their own rules below, under their conditions
+        _s(tasks=(T.COUNT,), baseline=False, lacks=(P.DISPERSION_WEIGHTED, P.ZERO_INFLATED)),
         "non-negative integer counts (mean {regression.mean:.3g}): the Poisson deviance is consistent for the "
         "mean count, and its log link keeps predictions positive",
         "McCullagh & Nelder 1989; Gneiting 2011",
         weight=2.0,
     ),
     Rule(
+        "COUNT-MEAN",
+        (("task", "==", T.COUNT.value), ("goal", "==", "mean")),
+        "prefer",
+        _s(tasks=(T.COUNT,), properties=(P.DISPERSION_WEIGHTED,)),
+        "a Tweedie-type deviance with a log link is consistent for the mean count too",
+        "Jorgensen 1997; Gneiting 2011",
+        weight=1.5,
+    ),
+    Rule(
         "COUNT-OVERDISPERSED",
         (("task", "==", T.COUNT.value), ("regression.dispersion", ">", 2.0)),
         "prefer",
-        _s(tasks=(T.COUNT,), baseline=False),
-        "overdispersed (variance/mean {regression.dispersion:.3g}): the Poisson deviance still estimates the mean "
-        "(quasi-Poisson), but not the spread; no negative-binomial loss is registered yet",
-        "McCullagh & Nelder 1989; Cameron & Trivedi 2013",
-        weight=0.0,
+        _s(tasks=(T.COUNT,), properties=(P.DISPERSION_WEIGHTED,)),
+        "overdispersed (variance/mean {regression.dispersion:.3g}): a deviance whose variance grows faster than "
+        "the mean (Var ~ mu^p, p > 1) still estimates the mean and weighs the large counts less than the Poisson "
+        "deviance does",
+        "McCullagh & Nelder 1989; Jorgensen 1997; Cameron & Trivedi 2013",
+        weight=1.0,
     ),
     Rule(
         "COUNT-EXCESS-ZEROS",
@@ -567,9 +588,23 @@ RULES: tuple[Rule, ...] = (
         "prefer",
         _s(tasks=(T.COUNT,), baseline=False),
         "{regression.zero_share:.0%} zeros where a Poisson with this mean has {poisson_zeros:.0%}: zero-inflated; "
-        "the mean is still estimated, a zero-inflated or hurdle loss is not registered yet",
+        "this deviance still estimates the mean count; modelling the extra zeros themselves takes a "
+        "zero-inflated likelihood with a second model output per sample (the structural-zero logit), which "
+        "compare's heads do not provide, so none is ranked",
         "Lambert 1992; science.md 2.1",
         weight=0.0,
+    ),
+    # ------------------------------------------------------------------ ordered classes
+    Rule(
+        "ORDINAL-ORDER",
+        (("task", "==", T.ORDINAL.value), ("goal", "not in", ("median", "quantile", "interval"))),
+        "prefer",
+        _s(tasks=(T.ORDINAL,)),
+        "ordered levels: a threshold model (one score per sample against ordered cutpoints, or one "
+        "binary task per cutpoint) uses the order that cross-entropy ignores, without assuming the "
+        "levels are equally spaced as squared error does; predict the mode, median or mean level from it",
+        "McCullagh 1980; Cao, Mirjalili & Raschka 2020; Shi, Cao & Raschka 2023",
+        weight=2.0,
     ),
     # ------------------------------------------------------------------ goals for real targets
     Rule(

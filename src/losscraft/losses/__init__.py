@@ -4,6 +4,7 @@ from . import (  # registration side effect
     classification,
     divergence,
     embedding,
+    ordinal,
     regression,
     segmentation,
 )

@@ -96,6 +96,12 @@ SPEC = LossSpec(
         "multi-label image recognition): gamma_neg=4, gamma_pos=0-1, clip=0.05. The margin "
         "also ignores negatives the model is very sure are positive (likely missing labels)."
     ),
+    when_not_to_use=(
+        "Not for single-label classification (cross_entropy). Not when positives are not rare "
+        "(label density above ~0.1): bce_with_logits is the simpler default, without three "
+        "hyperparameters. For dense detection or segmentation flooded with easy negatives, "
+        "binary_focal with prior bias initialisation is the established choice."
+    ),
 )
 
 

@@ -119,6 +119,13 @@ SPEC = LossSpec(
         "pass the training class counts. Same loss as logit_adjusted with tau=1; use that one "
         "to tune the strength."
     ),
+    when_not_to_use=(
+        "Not when the test distribution keeps the training imbalance, or the metric is "
+        "accuracy, ranking (AUC) or calibrated probabilities: use cross_entropy (and move the "
+        "threshold post hoc), since the shift changes the predicted probabilities. To tune the "
+        "strength of the adjustment use logit_adjusted (tau); for multi-label targets, "
+        "bce_with_logits with pos_weight or asl."
+    ),
 )
 
 

@@ -49,6 +49,11 @@ SPEC = LossSpec(
         "Only when the model already outputs probabilities (e.g. a calibrated ensemble); for a "
         "network's last layer use bce_with_logits, which is exact where sigmoid saturates."
     ),
+    when_not_to_use=(
+        "Not on a network's output: a sigmoid probability that rounded to 0 or 1 has lost what "
+        "the logit carries and its gradient grows like 1/p, so use bce_with_logits (exact, "
+        "with a bounded gradient). Not for single-label multi-class targets (cross_entropy)."
+    ),
 )
 
 

@@ -97,6 +97,12 @@ SPEC = LossSpec(
         "Default for binary and multi-label classification. Imbalanced labels: pos_weight = "
         "n_neg / n_pos per label, capped (or its square root) when positives are rare."
     ),
+    when_not_to_use=(
+        "Not for mutually exclusive classes (one label per sample): use cross_entropy. With "
+        "many labels and few positives per sample use asl; for dense prediction flooded with "
+        "easy negatives (detection anchors, sparse masks) use binary_focal, and for masks "
+        "scored by Dice or IoU add dice or lovasz_hinge."
+    ),
 )
 
 

@@ -96,6 +96,13 @@ SPEC = LossSpec(
         "gamma=2, alpha=0.25 with prior bias init b = -log((1 - pi) / pi), pi = 0.01. Do not "
         "default to alpha=0.25 for tabular imbalance."
     ),
+    when_not_to_use=(
+        "Not for tabular class imbalance: alpha=0.25 was the worst option measured there; use "
+        "bce_with_logits with a capped pos_weight. Not with noisy labels: the (1 - p_t)^gamma "
+        "factor shifts the weight towards the hard examples, mislabelled ones included. For "
+        "multi-label tagging with few positives per sample, asl focuses positives and "
+        "negatives separately."
+    ),
 )
 
 

@@ -106,6 +106,13 @@ SPEC = LossSpec(
         "Default for single-label multi-class classification and per-pixel segmentation. "
         "Label smoothing 0.1 improves calibration (not for distillation teachers)."
     ),
+    when_not_to_use=(
+        "Not for multi-label targets (bce_with_logits, asl). Not with noisy labels (above "
+        "~10%), where mislabelled samples dominate its unbounded loss (gce, sce), nor for "
+        "long-tailed training scored by a balanced metric (logit_adjusted). When the tokens x "
+        "classes logits do not fit in memory, linear_cross_entropy gives the same value and "
+        "gradients without materialising them."
+    ),
 )
 
 

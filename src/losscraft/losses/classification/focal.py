@@ -106,6 +106,13 @@ SPEC = LossSpec(
         "Multi-class dense prediction (segmentation, detection heads) dominated by easy "
         "examples; long-tailed classification with small gamma (0.5) and class-balanced alpha."
     ),
+    when_not_to_use=(
+        "Not with noisy labels: the (1 - p_y)^gamma factor shifts the weight towards the hard "
+        "examples, and mislabelled samples are the hardest; use gce or sce. Not to correct "
+        "class priors for a balanced metric: focal loss targets easy-example domination, not "
+        "priors (use logit_adjusted or balanced_softmax). Not for multi-label targets "
+        "(binary_focal, asl)."
+    ),
 )
 
 

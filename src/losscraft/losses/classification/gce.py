@@ -86,6 +86,12 @@ SPEC = LossSpec(
         "trades cross-entropy's fast fitting for MAE's noise robustness. Combine with early "
         "stopping; not needed on clean labels."
     ),
+    when_not_to_use=(
+        "Not on clean labels (cross_entropy): its gradient is cross-entropy's weighted by "
+        "p_y^q, so hard but correctly labelled examples are learned slowly too. It takes class "
+        "indices only: for soft or noisy target distributions use js_div, and for multi-label "
+        "targets bce_with_logits."
+    ),
 )
 
 

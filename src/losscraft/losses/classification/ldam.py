@@ -132,6 +132,11 @@ SPEC = LossSpec(
         "max_margin=0.5, scale=30, with deferred re-weighting (plain weights first, "
         "class-balanced weights for the last ~20% of epochs)."
     ),
+    when_not_to_use=(
+        "Not with a plain (unnormalised) linear classifier: its margins assume cosine logits "
+        "scaled by s; use logit_adjusted, which needs no architecture change. Not for balanced "
+        "data or a metric that follows the training distribution (cross_entropy)."
+    ),
 )
 
 

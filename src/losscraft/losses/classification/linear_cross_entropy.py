@@ -160,6 +160,13 @@ SPEC = LossSpec(
         "output-layer weight instead of the logits. Same value and gradients as "
         "cross_entropy(hidden @ weight.T + bias, target)."
     ),
+    when_not_to_use=(
+        "Not when the logits fit comfortably in memory (small vocabularies, ordinary "
+        "classifiers): cross_entropy is simpler and gives the same value and gradients. Not "
+        "when you need per-sample weights, probability targets or the logits themselves "
+        "(sampling, distillation): it never materialises them, so use cross_entropy or kl_div "
+        "on explicit logits."
+    ),
 )
 
 

@@ -119,6 +119,12 @@ SPEC = LossSpec(
         "accuracy, macro recall): pass the training class frequencies as priors, tau=1. "
         "First choice before class re-weighting. Predict with the plain logits."
     ),
+    when_not_to_use=(
+        "Not when the test distribution keeps the training imbalance, or the metric is "
+        "accuracy, ranking (AUC) or calibrated probabilities: use cross_entropy (and move the "
+        "threshold post hoc). Not for multi-label targets (bce_with_logits with pos_weight, or "
+        "asl)."
+    ),
 )
 
 

@@ -108,6 +108,12 @@ SPEC = LossSpec(
         "epsilon > 0 (e.g. 1-2) helped ImageNet-scale classification; negative epsilon can help "
         "when the model is over-confident. The best epsilon is task dependent."
     ),
+    when_not_to_use=(
+        "Not without a budget to tune epsilon: the best value is task dependent (positive "
+        "helped ImageNet, some detection settings preferred negative), so start with "
+        "cross_entropy (epsilon=0). Not with noisy labels (gce, sce) nor for multi-label "
+        "targets (bce_with_logits)."
+    ),
 )
 
 

@@ -100,6 +100,12 @@ SPEC = LossSpec(
         "the reverse term resists the noise. alpha=0.1, beta=1 for CIFAR-10-like data; the "
         "paper uses alpha=6, beta=0.1 for CIFAR-100."
     ),
+    when_not_to_use=(
+        "Not on clean labels: use cross_entropy, without two extra weights to tune (the "
+        "paper's alpha, beta differ between CIFAR-10 and CIFAR-100). It takes class indices "
+        "only: for soft or noisy target distributions use js_div, and for multi-label targets "
+        "bce_with_logits."
+    ),
 )
 
 

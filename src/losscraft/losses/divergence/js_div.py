@@ -118,6 +118,11 @@ SPEC = LossSpec(
         "when either distribution has zeros. Consistency regularisation between two views "
         "(target = softmax of the other view)."
     ),
+    when_not_to_use=(
+        "Not for clean hard labels or for distillation: its gradient vanishes as the "
+        "prediction saturates, so it learns slowly from a confidently wrong start; use "
+        "cross_entropy, or kl_div (which also has the distillation temperature)."
+    ),
 )
 
 

@@ -126,6 +126,12 @@ SPEC = LossSpec(
         "(temperature 2-5, teacher probabilities or log-probabilities as target), label "
         "distributions, soft labels. With one-hot targets it equals cross-entropy."
     ),
+    when_not_to_use=(
+        "Not for hard one-hot labels: it equals cross_entropy there, the simpler call (with "
+        "label_smoothing if wanted). Not for noisy or unreliable targets: its gradient q - y "
+        "follows a wrong label all the way, while js_div is bounded by log 2 and limits the "
+        "pull of wrong labels."
+    ),
 )
 
 

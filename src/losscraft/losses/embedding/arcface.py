@@ -137,6 +137,13 @@ SPEC = LossSpec(
         "embeddings. Feed the cosines between normalised embeddings and normalised class "
         "weights. Plot axis: the target-class cosine."
     ),
+    when_not_to_use=(
+        "Not for ordinary closed-set classification on logits (cross_entropy). When a smooth, "
+        "convex curve in the target cosine matters, use cosface: arcface's fallback branch "
+        "jumps at theta = pi - m. It needs one class-weight row per identity: with very many "
+        "or changing identities, batch_triplet or supcon learn from labelled batches without a "
+        "class matrix."
+    ),
 )
 
 

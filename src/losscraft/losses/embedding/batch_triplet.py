@@ -144,6 +144,12 @@ SPEC = LossSpec(
         "'hard' (batch hard) is Hermans et al.'s recommendation; 'semihard' is FaceNet's and "
         "avoids collapse early in training. Plot axis: the achieved margin d(a,n) - d(a,p)."
     ),
+    when_not_to_use=(
+        "Not without labels: anchors without a positive in the batch are dropped, so use "
+        "info_nce on augmented views; with explicit triplets use triplet. For large batches, "
+        "mining 'all' and 'semihard' build an (N, N, N) mask: use mining='hard' or supcon, "
+        "which needs only N x N similarities."
+    ),
 )
 
 

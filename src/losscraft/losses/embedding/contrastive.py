@@ -108,6 +108,12 @@ SPEC = LossSpec(
         "embeddings (distances then lie in [0, 2]) and keep margin around 1. Similar pairs cost "
         "D^2/2, so their gradient grows with D: not robust to mislabelled similar pairs."
     ),
+    when_not_to_use=(
+        "Not with possibly mislabelled similar pairs: their cost D^2/2 grows without bound, so "
+        "use cosine_embedding (bounded) or triplet (gradient bounded per triplet). Not when "
+        "only directions matter (cosine_embedding); with class labels, batch_triplet or supcon "
+        "use every pair in a batch."
+    ),
 )
 
 

@@ -98,6 +98,12 @@ SPEC = LossSpec(
         "fallback branch and a convex, smooth curve. Feed cosines between normalised "
         "embeddings and normalised class weights. Plot axis: the target-class cosine."
     ),
+    when_not_to_use=(
+        "Not for ordinary closed-set classification on logits (cross_entropy). It needs one "
+        "class-weight row per identity: with very many or changing identities, batch_triplet "
+        "or supcon learn from labelled batches without a class matrix; with only pairs or "
+        "triplets, contrastive or triplet."
+    ),
 )
 
 

@@ -117,6 +117,11 @@ SPEC = LossSpec(
         "embeddings, retrieval by cosine). margin 0 to 0.5 is usual. The curves show a "
         "dissimilar and a similar pair against the angle between the vectors, in radians."
     ),
+    when_not_to_use=(
+        "Not when the embedding's length carries information (Euclidean distances): use "
+        "contrastive. With class labels rather than explicit pairs, batch_triplet or supcon "
+        "use every pair in a batch instead of one pair at a time."
+    ),
 )
 
 

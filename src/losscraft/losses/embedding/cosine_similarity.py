@@ -78,6 +78,12 @@ SPEC = LossSpec(
         "(feature distillation, text/image embedding alignment). Plot axis: the angle between "
         "the vectors, in radians."
     ),
+    when_not_to_use=(
+        "Not when the vectors' lengths matter (regressing exact values): use mse. It only "
+        "pulls together: with two learned embeddings and no negatives it has a trivial "
+        "solution (everything pointing the same way), so use info_nce, or cosine_embedding for "
+        "labelled similar and dissimilar pairs."
+    ),
 )
 
 

@@ -118,6 +118,11 @@ SPEC = LossSpec(
         "temperature in [0.05, 0.5]. With labels, prefer SupCon. Plot axis: the cosine of the "
         "positive pair (one small problem per point)."
     ),
+    when_not_to_use=(
+        "Not when class labels are available: same-class samples in the batch are pushed apart "
+        "as negatives, so use supcon. Not for labelled pairs or triplets (contrastive, "
+        "cosine_embedding, triplet)."
+    ),
 )
 
 

@@ -101,6 +101,11 @@ SPEC = LossSpec(
         "anchor has positives; tau = 0.1. Several augmented views per sample: flatten them "
         "into the batch and repeat the labels. Plot axis: cosine of the anchor's positive."
     ),
+    when_not_to_use=(
+        "Not without labels (info_nce on two augmented views). Not when most anchors have no "
+        "positive in the batch (few samples per class, no P x K sampler): they are dropped "
+        "from the loss, so sample P x K batches or use contrastive on explicit pairs."
+    ),
 )
 
 

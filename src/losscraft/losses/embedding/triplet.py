@@ -117,6 +117,11 @@ SPEC = LossSpec(
         "semi-hard or batch-hard triplets; with L2-normalised embeddings use a margin of about "
         "0.2 (FaceNet, on squared distances) rather than the default 1.0."
     ),
+    when_not_to_use=(
+        "Not for class-labelled batches: batch_triplet forms the triplets online (random "
+        "triplets are mostly inactive and give no gradient), and supcon uses every positive "
+        "and negative of the batch at once. Not without labels (info_nce on augmented views)."
+    ),
 )
 
 

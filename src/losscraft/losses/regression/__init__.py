@@ -5,6 +5,7 @@ from .asymmetric_squared import AsymmetricSquaredLoss, asymmetric_squared_loss
 from .barron import AdaptiveBarronLoss, BarronLoss, barron_log_partition, barron_loss
 from .cauchy import CauchyLoss, cauchy_loss
 from .charbonnier import CharbonnierLoss, charbonnier_loss
+from .gamma_deviance import GammaDevianceLoss, gamma_deviance_loss
 from .gaussian_nll import GaussianNLLLoss, gaussian_nll_loss
 from .geman_mcclure import GemanMcClureLoss, geman_mcclure_loss
 from .huber import HuberLoss, huber_loss
@@ -15,7 +16,9 @@ from .mse import MSELoss, mse_loss
 from .msle import MSLELoss, msle_loss
 from .poisson_nll import PoissonNLLLoss, poisson_nll_loss
 from .quantile import QuantileLoss, quantile_loss
+from .tweedie import TweedieLoss, tweedie_loss
 from .welsch import WelschLoss, welsch_loss
+from .zero_inflated_poisson import ZeroInflatedPoissonLoss, zero_inflated_poisson_loss
 
 __all__ = [
     "AsymmetricLinearLoss",
@@ -28,6 +31,7 @@ __all__ = [
     "BarronLoss",
     "CauchyLoss",
     "CharbonnierLoss",
+    "GammaDevianceLoss",
     "GaussianNLLLoss",
     "GemanMcClureLoss",
     "HuberLoss",
@@ -37,11 +41,14 @@ __all__ = [
     "MSLELoss",
     "PoissonNLLLoss",
     "QuantileLoss",
+    "TweedieLoss",
     "WelschLoss",
+    "ZeroInflatedPoissonLoss",
     "barron_log_partition",
     "barron_loss",
     "cauchy_loss",
     "charbonnier_loss",
+    "gamma_deviance_loss",
     "gaussian_nll_loss",
     "geman_mcclure_loss",
     "huber_loss",
@@ -51,5 +58,7 @@ __all__ = [
     "msle_loss",
     "poisson_nll_loss",
     "quantile_loss",
+    "tweedie_loss",
     "welsch_loss",
+    "zero_inflated_poisson_loss",
 ]

@@ -88,6 +88,12 @@ SPEC = LossSpec(
         "Costs of errors are linear but unequal (under-stocking vs over-stocking): the Bayes-optimal "
         "forecast is the c_u / (c_u + c_o) quantile (newsvendor critical fractile)."
     ),
+    when_not_to_use=(
+        "Not when the costs grow faster than linearly with the error: use asymmetric_squared "
+        "(quadratic) or linex (exponential on one side). For several quantile levels at once "
+        "(intervals) use quantile, which takes a tuple of levels in one call; with both costs "
+        "1 it is mae."
+    ),
 )
 
 

@@ -65,6 +65,12 @@ SPEC = LossSpec(
         "Unequal costs that grow quadratically; the minimiser is the tau-expectile with "
         "tau = c_u / (c_u + c_o) (the mean when the costs are equal)."
     ),
+    when_not_to_use=(
+        "Not when the costs are linear in the error: its minimiser is an expectile, not the "
+        "quantile that linear costs call for (use asymmetric_linear or quantile). Like mse it "
+        "is sensitive to outliers (its gradient is unbounded): with heavy-tailed noise use "
+        "asymmetric_linear."
+    ),
 )
 
 

@@ -112,6 +112,13 @@ SPEC = LossSpec(
         "(convex); alpha <= 0 needs a good initialisation. Set scale to the typical inlier "
         "residual (e.g. 1.4826 x MAD). To learn alpha and scale, use AdaptiveBarronLoss."
     ),
+    when_not_to_use=(
+        "Not for a quantile or unequal costs of under- and over-prediction: it is symmetric, "
+        "use quantile or asymmetric_linear. alpha <= 0 is non-convex, so with a poor "
+        "initialisation keep alpha >= 1 or fit huber first; when one fixed shape is enough, "
+        "the named entry (charbonnier, cauchy, geman_mcclure, welsch) gives the same numbers "
+        "with one parameter fewer."
+    ),
 )
 
 

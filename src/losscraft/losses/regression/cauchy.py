@@ -58,6 +58,12 @@ SPEC = LossSpec(
         "redescends, so outliers far beyond the scale are almost ignored, but it is "
         "non-convex: start from an L1/Huber fit or a good initialisation."
     ),
+    when_not_to_use=(
+        "Not from a random or poor initialisation: it is non-convex with a redescending "
+        "gradient, so fit huber or mae first. Not for mostly Gaussian noise with few outliers, "
+        "where the convex huber (or mse) suffices without spurious local minima, nor when the "
+        "mean is the target (mse): it fits the bulk and discounts the tails."
+    ),
 )
 
 

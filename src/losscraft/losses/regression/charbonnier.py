@@ -57,6 +57,11 @@ SPEC = LossSpec(
         "optimisers and small residuals behave well. Common in optical flow, image restoration "
         "and super-resolution; set scale to about the noise level of the target."
     ),
+    when_not_to_use=(
+        "Not for clean Gaussian noise (mse). Not with many gross outliers: its gradient tends "
+        "to the constant 1/scale instead of redescending, so every outlier keeps pulling; use "
+        "cauchy, geman_mcclure or welsch from a good initialisation."
+    ),
 )
 
 

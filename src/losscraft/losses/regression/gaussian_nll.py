@@ -103,6 +103,12 @@ SPEC = LossSpec(
         "softplus (or exp) head. Hard examples get their variance inflated and their mean "
         "under-fitted; beta-NLL (Seitzer et al. 2022) or a warm-up with MSE helps."
     ),
+    when_not_to_use=(
+        "Not when only the mean is needed: mse fits it without a variance head that inflates "
+        "on hard examples and under-fits them. Not for intervals under skewed or heavy-tailed "
+        "noise, where mean +- z sigma is miscalibrated (quantile at the interval's levels), "
+        "nor for counts (poisson_nll)."
+    ),
 )
 
 

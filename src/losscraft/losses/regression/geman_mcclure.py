@@ -55,6 +55,12 @@ SPEC = LossSpec(
         "cost of a residual saturates at 2, so far outliers are effectively ignored. "
         "Non-convex: needs a good initialisation (e.g. an L1/Huber fit first)."
     ),
+    when_not_to_use=(
+        "Not from a poor initialisation: it is non-convex and its gradient vanishes like "
+        "1/r^3, so residuals that start large are ignored rather than corrected; fit huber or "
+        "mae first. Not for mostly Gaussian noise with few outliers (huber, mse), nor when the "
+        "mean is the target (mse)."
+    ),
 )
 
 

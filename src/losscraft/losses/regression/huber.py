@@ -72,6 +72,13 @@ SPEC = LossSpec(
         "Mostly Gaussian noise with some outliers; delta = 1.345 x (robust residual scale) "
         "gives 95% efficiency under Gaussian noise."
     ),
+    when_not_to_use=(
+        "Not for clean Gaussian noise, where mse is efficient and has no delta to set, nor "
+        "with more than about 10% gross outliers or one-sided contamination: use mae or "
+        "quantile, or a redescending loss (cauchy, geman_mcclure, welsch) started from an L1 "
+        "fit. Its second derivative jumps at delta: when second-order smoothness matters use "
+        "charbonnier or log_cosh."
+    ),
 )
 
 

@@ -78,6 +78,13 @@ SPEC = LossSpec(
         "One direction of error is much worse than the other and grows fast (e.g. over-estimating "
         "a safe dose); the minimiser is E[y] - log E[e^{-a(y - E y)}] / a, shifted away from the costly side."
     ),
+    when_not_to_use=(
+        "Not with heavy-tailed noise or outliers on the costly side: its gradient grows "
+        "exponentially there, so a few large residuals dominate the fit (asymmetric_linear and "
+        "quantile have bounded gradients). Not when the costs are linear or quadratic in the "
+        "error (asymmetric_linear, asymmetric_squared); a is in inverse target units, so "
+        "standardise y or rescale a."
+    ),
 )
 
 

@@ -50,6 +50,12 @@ SPEC = LossSpec(
     sample=real_pair_sample,
     curve=Curve("residual", (-4.0, 4.0), residual_curve_call),
     when_to_use="Like Huber with delta ~ 1 but smooth (C-infinity); scale-dependent: standardise y.",
+    when_not_to_use=(
+        "Not on an unstandardised target: it has no scale parameter (its quadratic zone is |r| "
+        "< ~1 in target units), so use huber with delta set from the data, or charbonnier with "
+        "a scale. Not for clean Gaussian noise (mse), nor with many gross outliers, which its "
+        "tanh gradient keeps pulling with unit force (cauchy, geman_mcclure, welsch)."
+    ),
 )
 
 

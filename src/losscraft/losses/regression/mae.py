@@ -43,6 +43,13 @@ SPEC = LossSpec(
     sample=real_pair_sample,
     curve=Curve("residual", (-4.0, 4.0), residual_curve_call),
     when_to_use="Heavy-tailed noise or outliers, or when the median is what you predict.",
+    when_not_to_use=(
+        "Not when the mean is the target: mae estimates the conditional median, which differs "
+        "from the mean under skewed noise (use mse, or huber for a robust compromise). Its "
+        "gradient has the same magnitude at every residual, so for a smooth, convex L1 use "
+        "charbonnier or log_cosh, and for unequal costs of under- and over-prediction use "
+        "quantile."
+    ),
 )
 
 

@@ -28,6 +28,12 @@ SPEC = LossSpec(
     sample=real_pair_sample,
     curve=Curve("residual", (-4.0, 4.0), residual_curve_call),
     when_to_use="Gaussian-like noise and when the mean is what you predict; avoid with outliers.",
+    when_not_to_use=(
+        "Not with heavy-tailed noise or gross outliers, whose squared residuals dominate the "
+        "fit: use huber (a few outliers) or mae / cauchy (many). Not when the target is a "
+        "median or a quantile (mae, quantile), nor for counts whose variance grows with the "
+        "mean (poisson_nll)."
+    ),
 )
 
 

@@ -78,6 +78,12 @@ SPEC = LossSpec(
         "Equivalently, regress log1p(y) with MSE. Predictions must stay above -1 (e.g. a "
         "softplus or exp head)."
     ),
+    when_not_to_use=(
+        "Not when the metric is on the original scale or the mean is the target: its minimiser "
+        "is exp(E[log(1 + y)]) - 1, below the mean whenever y varies, so use mse, or tweedie / "
+        "gamma_deviance (log link, consistent for the mean) for skewed positive targets. Not "
+        "for counts (poisson_nll), nor for targets that can reach -1 or below (mse, huber)."
+    ),
 )
 
 

@@ -112,6 +112,12 @@ SPEC = LossSpec(
         "rates for free and the canonical, convex link. Overdispersed counts may need a "
         "negative-binomial likelihood instead."
     ),
+    when_not_to_use=(
+        "Not for overdispersed counts (variance well above the mean) or non-negative amounts "
+        "with exact zeros and a long right tail: use tweedie. Not for counts with more zeros "
+        "than a Poisson predicts (zero_inflated_poisson), nor for positive continuous amounts "
+        "whose spread grows with the mean (gamma_deviance)."
+    ),
 )
 
 

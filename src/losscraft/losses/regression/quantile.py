@@ -96,6 +96,12 @@ SPEC = LossSpec(
         "Predicting quantiles or intervals (levels a/2 and 1-a/2), or asymmetric costs: "
         "under-prediction costing c_u and over-prediction c_o gives tau = c_u / (c_u + c_o)."
     ),
+    when_not_to_use=(
+        "Not when the mean is the target (mse, or huber for robustness): the pinball loss is "
+        "consistent for the tau-quantile, not the mean. Not when the cost grows quadratically "
+        "with the error (asymmetric_squared, an expectile) or exponentially on one side "
+        "(linex)."
+    ),
 )
 
 

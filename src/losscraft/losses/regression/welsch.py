@@ -65,6 +65,12 @@ SPEC = LossSpec(
         "about 3 scales get almost no gradient, so it finds the mode of the residuals. Use "
         "when outliers are plentiful and the initialisation is good; non-convex."
     ),
+    when_not_to_use=(
+        "Not from a poor initialisation: residuals beyond about 3 scales get almost no "
+        "gradient, so points that start far from the fit are never pulled in; fit huber or mae "
+        "first, or use cauchy, whose gradient redescends more slowly. Not when the mean is the "
+        "target (mse, huber): it seeks the mode of the residuals."
+    ),
 )
 
 

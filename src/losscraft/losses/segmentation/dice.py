@@ -76,6 +76,13 @@ SPEC = LossSpec(
         "(Dice + CE is the most robust default in Ma et al. 2021); keep smooth > 0 when images "
         "may have empty masks."
     ),
+    when_not_to_use=(
+        "Not alone when many images have empty masks, or when the metric is per-pixel accuracy "
+        "or calibrated probabilities: use cross_entropy / bce_with_logits, or add one of them. "
+        "Not when recall matters more than precision (tversky, focal_tversky), when the metric "
+        "is IoU (jaccard, lovasz_hinge, lovasz_softmax), or for multi-class data with "
+        "class-volume ratios above ~100 (generalized_dice)."
+    ),
 )
 
 

@@ -110,6 +110,11 @@ SPEC = LossSpec(
         "approaches 1 (Abraham & Khan use gamma = 4/3 with beta = 0.7 on false negatives). "
         "gamma < 1 instead damps nearly-solved images/classes like the focal loss."
     ),
+    when_not_to_use=(
+        "Not when the plain Tversky loss does not plateau: gamma = 1 is exactly tversky, one "
+        "knob fewer. Not when false positives cost as much as misses (dice), nor alone with "
+        "many empty masks (add bce_with_logits / cross_entropy)."
+    ),
 )
 
 

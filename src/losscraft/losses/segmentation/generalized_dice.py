@@ -115,6 +115,12 @@ SPEC = LossSpec(
         "1/volume^2 weights give every class the same say in a single overlap score, which is "
         "more stable than averaging per-class Dice when some classes are tiny or absent."
     ),
+    when_not_to_use=(
+        "Not for binary segmentation, where the weight cancels and it is dice up to smooth, "
+        "nor for classes of similar volume, where per-class dice is simpler. Not when the "
+        "metric is per-class mean IoU (lovasz_softmax, jaccard), and not alone with many empty "
+        "masks (add cross_entropy)."
+    ),
 )
 
 

@@ -73,6 +73,12 @@ SPEC = LossSpec(
         "combine with BCE/CE). It penalises partial overlap more than Dice (J = D / (2 - D)). "
         "For a convex IoU surrogate see the Lovasz losses."
     ),
+    when_not_to_use=(
+        "Not when the metric is Dice (dice) or per-pixel accuracy (cross_entropy, "
+        "bce_with_logits), nor alone with many empty masks (add bce_with_logits / "
+        "cross_entropy). For a tight surrogate of the IoU itself use lovasz_hinge or "
+        "lovasz_softmax; when recall matters more than precision, tversky."
+    ),
 )
 
 

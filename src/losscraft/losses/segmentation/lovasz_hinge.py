@@ -80,6 +80,12 @@ SPEC = LossSpec(
         "with it); per-image (default) when the metric is a per-image IoU, aggregate='batch' "
         "for a dataset IoU. Costs a sort per image."
     ),
+    when_not_to_use=(
+        "Not for multi-class segmentation (lovasz_softmax), nor when the metric is Dice (dice) "
+        "or per-pixel accuracy (bce_with_logits). Its gradient is piecewise constant and it "
+        "sorts every image: train with bce_with_logits (plus dice) first and fine-tune with "
+        "it, or add it to bce_with_logits."
+    ),
 )
 
 

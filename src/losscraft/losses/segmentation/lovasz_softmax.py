@@ -114,6 +114,12 @@ SPEC = LossSpec(
         "metric; aggregate='batch' (the reference's default) for a dataset-level mIoU. Costs a "
         "sort per image and class."
     ),
+    when_not_to_use=(
+        "Not for binary segmentation (lovasz_hinge), nor when the metric is Dice (dice) or "
+        "per-pixel accuracy (cross_entropy). It sorts per image and class, the slowest of the "
+        "segmentation losses: train with cross_entropy (plus dice) first and fine-tune with "
+        "it, or add it to cross_entropy."
+    ),
 )
 
 

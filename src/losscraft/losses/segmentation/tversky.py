@@ -146,6 +146,11 @@ SPEC = LossSpec(
         "foreground more than false alarms. alpha = beta = 1/2 is Dice, alpha = beta = 1 is "
         "Jaccard. Combine with BCE/CE like Dice."
     ),
+    when_not_to_use=(
+        "Not when false positives cost as much as misses: alpha = beta = 1/2 is dice, use "
+        "that. Not when the loss plateaus on nearly solved small structures (focal_tversky), "
+        "nor alone with many empty masks (add bce_with_logits / cross_entropy)."
+    ),
 )
 
 
