@@ -362,6 +362,16 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "LF.cross_entropy_loss(x, y)",
         "class_logits",
     ),
+    E("multi_margin", "torch.nn", "F.multi_margin_loss(x, y)", "LF.multi_margin_loss(x, y)", "class_logits"),
+    E(
+        "multi_margin",
+        "torch.nn",
+        "F.multi_margin_loss(x, y, p=2, margin=0.5)",
+        "LF.multi_margin_loss(x, y, p=2, margin=0.5)",
+        "class_logits",
+        "Both divide the summed hinges by the class count $C$ (Weston-Watkins as torch normalises it); "
+        "losscraft also takes `(N, C, d1, ...)` logits and `ignore_index`.",
+    ),
     E(
         "linear_cross_entropy",
         "torch.nn",
@@ -1020,6 +1030,25 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         'LF.batch_triplet_loss(z, labels, margin=0.2, mining="hard", distance="euclidean")',
         "labelled_embeddings",
         "Batch-hard mining (Hermans et al.): the hardest positive and negative of every anchor.",
+    ),
+    E(
+        "circle",
+        "pytorch-metric-learning",
+        "pml.losses.CircleLoss(m=0.25, gamma=256)(z, labels)",
+        "LF.circle_loss(z, labels, margin=0.25, scale=256.0)",
+        "labelled_embeddings",
+        "pml's `m` and `gamma` are losscraft's `margin` and `scale` (defaults 0.4 and 80 in both). pml's "
+        "`AvgNonZeroReducer` averages the anchors with a positive loss, losscraft the anchors with a "
+        "positive and a negative: the same anchors unless a loss underflows to 0.",
+    ),
+    E(
+        "multi_similarity",
+        "pytorch-metric-learning",
+        "pml.losses.MultiSimilarityLoss(alpha=2, beta=50, base=0.5)(z, labels)",
+        "LF.multi_similarity_loss(z, labels, alpha=2.0, beta=50.0, base=0.5)",
+        "labelled_embeddings",
+        "Every pair, as pml's loss without a miner; the paper mines the pairs first (pml's "
+        "`MultiSimilarityMiner`, passed as the loss's third argument).",
     ),
 )
 """Every row; the parity tests run each one."""

@@ -375,6 +375,7 @@ def test_global_batch_over_a_subgroup(tmp_path: Path) -> None:
 def test_couplings_declared() -> None:
     assert {e.name for e in COUPLED} == {
         "batch_triplet",
+        "circle",
         "dice",
         "focal_tversky",
         "generalized_dice",
@@ -382,6 +383,7 @@ def test_couplings_declared() -> None:
         "jaccard",
         "lovasz_hinge",
         "lovasz_softmax",
+        "multi_similarity",
         "supcon",
         "tversky",
     }

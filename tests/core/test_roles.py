@@ -27,6 +27,8 @@ EXPECTED_ROLES: tuple[tuple[str, str, Role], ...] = (
     ("cross_entropy", "weight", Role.CLASS_WEIGHTS),
     ("focal", "alpha", Role.CLASS_WEIGHTS),
     ("ldam", "weight", Role.CLASS_WEIGHTS),
+    ("multi_margin", "weight", Role.CLASS_WEIGHTS),
+    ("crammer_singer", "weight", Role.CLASS_WEIGHTS),
     ("ldam", "class_counts", Role.CLASS_COUNTS),
     ("balanced_softmax", "class_counts", Role.CLASS_COUNTS),
     ("logit_adjusted", "priors", Role.CLASS_PRIORS),

@@ -198,7 +198,9 @@ def reduce(
     if w is not None:
         values = values * w
     if reduction == "none":
-        _record(values, w, mask)
+        # what "mean" would divide by: the weights, or with normalize="count" the kept positions
+        den = w if normalize == "weight" else (None if mask is None else mask.to(values.dtype))
+        _record(values, den, mask)
         return values
     total = values.sum()
     if reduction == "sum":

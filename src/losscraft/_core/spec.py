@@ -652,6 +652,12 @@ class LossSpec:
             the whole batch's errors (Lovász with ``aggregate="batch"``). An entry with an
             ``aggregate`` parameter couples only with ``aggregate="batch"`` (per image it is
             per sample): see :meth:`coupling`.
+        surrogate_gradient: empty for every loss whose backward is the derivative of its value.
+            Non-empty (the reason, with the paper) for a loss whose published gradient is
+            deliberately not that derivative, e.g. weights computed from the similarities and
+            held constant in the backward pass (circle loss). The contract suite then checks
+            that finite differences of the value really disagree with the backward, instead of
+            ``gradcheck`` passing; the backward itself is tested against the paper's closed form.
     """
 
     name: str
@@ -677,6 +683,7 @@ class LossSpec:
     when_not_to_use: str = ""
     extreme: float = 1e4
     batch_coupling: Literal["samples", "overlap_sums", "embeddings", "sort"] = "samples"
+    surrogate_gradient: str = ""
 
     def coupling(self, hparams: Mapping[str, Any] | None = None) -> str:
         """The :attr:`batch_coupling` of a call with ``hparams`` (missing ones: the defaults).
