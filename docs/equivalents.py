@@ -216,6 +216,17 @@ def _binary_segmentation(g: torch.Generator) -> dict[str, Tensor]:
     return {"xb": _gen_normal(g, 2, 1, 4, 4, scale=2.0), "m": yb[:, None].to(torch.float64), "yb": yb}
 
 
+def _ctc(g: torch.Generator) -> dict[str, Tensor]:
+    """Logits ``(T=6, N=3, C=4)`` (blank 0), padded labels ``(3, 3)`` and the lengths ``il``, ``tl``."""
+    y = torch.tensor([[1, 1, 2], [3, 2, 0], [0, 0, 0]])  # a repeat, a shorter one, an empty one
+    return {
+        "x": _gen_normal(g, 6, 3, 4, scale=2.0),
+        "y": y,
+        "il": torch.tensor([6, 5, 4]),
+        "tl": torch.tensor([3, 2, 0]),
+    }
+
+
 INPUTS: dict[str, Callable[[torch.Generator], dict[str, Tensor]]] = {
     "binary_logits": _binary_logits,
     "binary_soft": _binary_soft,
@@ -241,6 +252,7 @@ INPUTS: dict[str, Callable[[torch.Generator], dict[str, Tensor]]] = {
     "labelled_embeddings": _labelled_embeddings,
     "segmentation": _segmentation,
     "binary_segmentation": _binary_segmentation,
+    "ctc": _ctc,
 }
 """Input builders: a seeded generator in, the named float64 (and int64 label) tensors out."""
 
@@ -269,6 +281,7 @@ DIFFERENTIABLE: dict[str, tuple[str, ...]] = {
     "labelled_embeddings": ("z",),
     "segmentation": ("x",),
     "binary_segmentation": ("xb",),
+    "ctc": ("x",),
 }
 """The inputs of each builder whose gradients the parity tests compare (model outputs and
 regression targets; hard labels and masks are data, not differentiated)."""
@@ -428,6 +441,26 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
     ),
     E("poisson_nll", "torch.nn", "F.poisson_nll_loss(x, n)", "LF.poisson_nll_loss(x, n)", "log_rates"),
     E(
+        "ctc",
+        "torch.nn",
+        "F.ctc_loss(x.log_softmax(-1), y, il, tl, reduction='sum')",
+        "LF.ctc_loss(x, y, il, tl, reduction='sum')",
+        "ctc",
+        "torch takes log-probabilities; losscraft takes the logits and applies `log_softmax` itself "
+        "(in float32 for half precision), so an unnormalised input cannot give a wrong gradient.",
+    ),
+    E(
+        "ctc",
+        "torch.nn",
+        "F.ctc_loss(x.log_softmax(-1), y, il, tl)",
+        "LF.ctc_loss(x, y, il, tl, divide_by_length=True)",
+        "ctc",
+        "torch's `reduction='mean'` divides each sequence's loss by its target length before averaging; "
+        "losscraft's mean is the mean of the `reduction='none'` values, and `divide_by_length=True` "
+        "gives torch's. A sequence without an alignment raises unless `zero_infinity=True` (torch returns inf).",
+        on_purpose=True,
+    ),
+    E(
         "poisson_nll",
         "torch.nn",
         "F.poisson_nll_loss(r, n, log_input=False, full=True)",
@@ -460,6 +493,14 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "torch adds `1e-12` to the squared norms; losscraft computes the cosine exactly (a zero vector has "
         "cosine 0 and zero gradient) and accepts only targets $\\pm 1$.",
         on_purpose=True,
+    ),
+    E(
+        "margin_ranking",
+        "torch.nn",
+        "F.margin_ranking_loss(a[:, 0], b[:, 0], s.to(a.dtype), margin=0.2)",
+        "LF.margin_ranking_loss(a[:, 0], b[:, 0], s.to(a.dtype), margin=0.2)",
+        "pairs",
+        "losscraft accepts only targets $\\pm 1$ (torch takes any value and scales the hinge by it).",
     ),
     E(
         "cosine_similarity",

@@ -28,6 +28,7 @@ LABEL_TARGETS = {
     TargetKind.PAIR_LABEL,
     TargetKind.IDENTITY,
     TargetKind.COUNT,
+    TargetKind.SURVIVAL,
 }
 
 

@@ -64,6 +64,9 @@ _FAMILY_TASK = {
     Family.EMBEDDING: Task.METRIC_LEARNING,
     Family.DIVERGENCE: Task.DISTILLATION,
     Family.ORDINAL: Task.ORDINAL,
+    Family.SEQUENCE: Task.SEQUENCE,
+    Family.SURVIVAL: Task.SURVIVAL,
+    Family.RANKING: Task.RANKING,
 }
 
 

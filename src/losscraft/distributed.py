@@ -30,6 +30,9 @@ couples the samples of a batch (one mechanism; the losses call three hooks in
 * ``"sort"`` (Lovász hinge and Lovász-softmax with ``aggregate="batch"``): the logits and
   targets of every rank are gathered (with gradient, unequal sizes allowed) and every rank
   sorts the whole batch's errors and returns the same full-batch $L$;
+* ``"risk_sets"`` (Cox's partial likelihood): the scores and (time, event) rows of every rank
+  are gathered (with gradient, unequal sizes allowed) and every rank computes the whole
+  batch's risk sets and returns the same full-batch $L$ (``"none"``: this rank's rows);
 * ``"embeddings"`` (InfoNCE, SupCon, batch triplet): the embeddings (and labels) of every rank
   are gathered with gradient, and this rank's samples are the anchors compared with the whole
   gathered batch (every other rank's samples are negatives or positives, mined globally for
@@ -106,13 +109,14 @@ if TYPE_CHECKING:
 
 __all__ = ["GLOBAL_COUPLINGS", "GlobalBatch", "check_global", "global_batch"]
 
-GLOBAL_COUPLINGS: frozenset[str] = frozenset({"samples", "overlap_sums", "sort", "embeddings"})
+GLOBAL_COUPLINGS: frozenset[str] = frozenset({"samples", "overlap_sums", "sort", "embeddings", "risk_sets"})
 """The ``spec.batch_coupling`` values that :class:`GlobalBatch` makes global."""
 
 _COUPLING_WORDS = {
     "overlap_sums": "its per-class overlap sums (aggregate='batch')",
     "sort": "a sort of the whole batch's errors (aggregate='batch')",
     "embeddings": "its embeddings (every sample is compared with the others)",
+    "risk_sets": "its risk sets (every event is compared with everyone still at risk)",
 }
 
 
@@ -146,8 +150,7 @@ def check_global(loss: nn.Module) -> None:
 
     Every registered loss Module inside ``loss`` (composites included) is checked with its
     current hyperparameters (``spec.coupling``) against :data:`GLOBAL_COUPLINGS`. Every
-    current registry entry passes; a new kind of coupling (e.g. the risk sets of a survival
-    loss) is refused until its hook exists.
+    current registry entry passes; a new kind of coupling is refused until its hook exists.
 
     Raises:
         LosscraftError: naming the loss and how it couples the batch.

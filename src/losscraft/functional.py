@@ -43,6 +43,13 @@ from .losses.ordinal import (
     corn_loss,
     cumulative_link_loss,
 )
+from .losses.ranking import (
+    approx_ndcg_loss,
+    listmle_loss,
+    listnet_loss,
+    margin_ranking_loss,
+    ranknet_loss,
+)
 from .losses.regression import (
     asymmetric_linear_loss,
     asymmetric_squared_loss,
@@ -73,8 +80,11 @@ from .losses.segmentation import (
     lovasz_softmax_loss,
     tversky_loss,
 )
+from .losses.sequence import ctc_loss
+from .losses.survival import cox_loss
 
 __all__ = [
+    "approx_ndcg_loss",
     "arcface_loss",
     "asl_loss",
     "asymmetric_linear_loss",
@@ -94,8 +104,10 @@ __all__ = [
     "cosface_loss",
     "cosine_embedding_loss",
     "cosine_similarity_loss",
+    "cox_loss",
     "crammer_singer_loss",
     "cross_entropy_loss",
+    "ctc_loss",
     "cumulative_link_loss",
     "dice_loss",
     "entmax15_loss",
@@ -115,11 +127,14 @@ __all__ = [
     "ldam_loss",
     "linear_cross_entropy_loss",
     "linex_loss",
+    "listmle_loss",
+    "listnet_loss",
     "log_cosh_loss",
     "logit_adjusted_loss",
     "lovasz_hinge_loss",
     "lovasz_softmax_loss",
     "mae_loss",
+    "margin_ranking_loss",
     "mse_loss",
     "msle_loss",
     "multi_margin_loss",
@@ -127,6 +142,7 @@ __all__ = [
     "poisson_nll_loss",
     "poly_loss",
     "quantile_loss",
+    "ranknet_loss",
     "sce_loss",
     "sparsemax_loss",
     "squared_hinge_loss",

@@ -44,6 +44,13 @@ from .losses.ordinal import (
     CornLoss,
     CumulativeLinkLoss,
 )
+from .losses.ranking import (
+    ApproxNDCGLoss,
+    ListMLELoss,
+    ListNetLoss,
+    MarginRankingLoss,
+    RankNetLoss,
+)
 from .losses.regression import (
     AdaptiveBarronLoss,
     AsymmetricLinearLoss,
@@ -75,10 +82,13 @@ from .losses.segmentation import (
     LovaszSoftmaxLoss,
     TverskyLoss,
 )
+from .losses.sequence import CTCLoss
+from .losses.survival import CoxLoss
 
 __all__ = [
     "ASLLoss",
     "AdaptiveBarronLoss",
+    "ApproxNDCGLoss",
     "ArcFaceLoss",
     "AsymmetricLinearLoss",
     "AsymmetricSquaredLoss",
@@ -88,6 +98,7 @@ __all__ = [
     "BarronLoss",
     "BatchTripletLoss",
     "BinaryFocalLoss",
+    "CTCLoss",
     "CauchyLoss",
     "CharbonnierLoss",
     "CircleLoss",
@@ -97,6 +108,7 @@ __all__ = [
     "CosFaceLoss",
     "CosineEmbeddingLoss",
     "CosineSimilarityLoss",
+    "CoxLoss",
     "CrammerSingerLoss",
     "CrossEntropyLoss",
     "CumulativeLinkLoss",
@@ -118,6 +130,8 @@ __all__ = [
     "LDAMLoss",
     "LinearCrossEntropyLoss",
     "LinexLoss",
+    "ListMLELoss",
+    "ListNetLoss",
     "LogCoshLoss",
     "LogitAdjustedLoss",
     "LossModule",
@@ -126,11 +140,13 @@ __all__ = [
     "MAELoss",
     "MSELoss",
     "MSLELoss",
+    "MarginRankingLoss",
     "MultiMarginLoss",
     "MultiSimilarityLoss",
     "PoissonNLLLoss",
     "PolyLoss",
     "QuantileLoss",
+    "RankNetLoss",
     "SCELoss",
     "SparsemaxLoss",
     "SquaredHingeLoss",

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 import losscraft.functional as LF
-from losscraft import LossEntry
+from losscraft import LosscraftError, LossEntry
 from losscraft._core.kernels import lean_kernels
 
 from lc_helpers import ENTRIES, IDS, diff_positions, sample
@@ -60,6 +60,11 @@ def test_gradgradcheck(entry: LossEntry, reduction: str) -> None:
         return entry.function(*args, reduction=reduction, **c.kwargs)
 
     inputs = tuple(c.args[i].detach().clone().requires_grad_(True) for i in pos)
+    if entry.spec.double_backward:
+        # no second derivative (declared, with the reason): a clear error, never a silent skip
+        with pytest.raises(LosscraftError, match="no double backward"):
+            torch.autograd.gradgradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-4)
+        return
     if entry.spec.surrogate_gradient:
         # constants of the backward (e.g. detached weights) move under finite differences of the
         # inputs: the double backward differs from the numerical one, as declared

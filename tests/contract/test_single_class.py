@@ -16,12 +16,13 @@ from losscraft import Family, LosscraftError, LossEntry, TargetKind
 from lc_helpers import ENTRIES, sample
 
 # Ordinal entries have no class dim (K-1 task logits, or a score and K-1 cutpoints): their
-# K = 1 / K = 2 checks are in tests/losses/ordinal/test_family.py.
+# K = 1 / K = 2 checks are in tests/losses/ordinal/test_family.py. CTC's classes are dim 2 of
+# (T, N, C): its C = 1 / C = 2 checks are in tests/losses/sequence/test_ctc.py.
 CLASS_INDEX = [
     e
     for e in ENTRIES
     if e.spec.target_kind in (TargetKind.CLASS_INDEX, TargetKind.CLASS_INDEX_OR_PROBABILITIES)
-    and e.spec.family is not Family.ORDINAL
+    and e.spec.family not in (Family.ORDINAL, Family.SEQUENCE)
 ]
 
 

@@ -43,6 +43,9 @@ from lc_helpers import ENTRIES, IDS, diff_positions, sample
 
 SAMPLES = [e for e in ENTRIES if e.spec.coupling() == "samples"]
 COUPLED = [e for e in ENTRIES if e.spec.coupling({"aggregate": "batch"}) != "samples"]
+# Entries whose first input is time-major (T, N, C): the cases hold it batch-first, so that rows
+# split over ranks as for every other entry, and _call transposes it back.
+TIME_MAJOR = {"ctc"}
 
 
 def _close(actual: Tensor, expected: Tensor) -> None:
@@ -73,6 +76,8 @@ def _case(
     wrap: str = "",
 ) -> dict[str, Any]:
     n = sum(sizes)
+    if entry.name in TIME_MAJOR:
+        args = (args[0].transpose(0, 1).contiguous(), *args[1:])
     return {
         "name": entry.name,
         "args": [a.detach() for a in args],
@@ -91,6 +96,8 @@ def _call(case: dict[str, Any], args: list[Tensor], weight: Tensor | None, reduc
     kw = dict(case["kwargs"])
     if weight is not None:
         kw["weight"] = weight
+    if case["name"] in TIME_MAJOR:
+        args = [args[0].transpose(0, 1), *args[1:]]
     if case["wrap"] == "combined":  # a composite: both terms follow the rule
         assert entry.module is not None
         combo = 0.3 * entry.module(reduction=reduction, **kw) + 0.7 * losscraft.CrossEntropyLoss(
@@ -376,6 +383,7 @@ def test_couplings_declared() -> None:
     assert {e.name for e in COUPLED} == {
         "batch_triplet",
         "circle",
+        "cox",
         "dice",
         "focal_tversky",
         "generalized_dice",

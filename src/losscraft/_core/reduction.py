@@ -199,8 +199,8 @@ def reduce(
         values = values * w
     if reduction == "none":
         # what "mean" would divide by: the weights, or with normalize="count" the kept positions
-        den = w if normalize == "weight" else (None if mask is None else mask.to(values.dtype))
-        _record(values, den, mask)
+        per_position = w if normalize == "weight" else (None if mask is None else mask.to(values.dtype))
+        _record(values, per_position, mask)
         return values
     total = values.sum()
     if reduction == "sum":

@@ -61,6 +61,9 @@ class Family(_StrEnum):
     EMBEDDING = "embedding"
     SEGMENTATION = "segmentation"
     ORDINAL = "ordinal"
+    SEQUENCE = "sequence"
+    RANKING = "ranking"
+    SURVIVAL = "survival"
 
 
 class Task(_StrEnum):
@@ -78,6 +81,9 @@ class Task(_StrEnum):
     COUNT = "count_regression"  # non-negative integer counts
     PROPORTION = "proportion_regression"  # fractions in [0, 1]
     SOFT_LABELS = "soft_label_classification"  # distributions over classes as targets
+    SEQUENCE = "sequence_transcription"  # label sequences without a frame alignment (speech, OCR)
+    RANKING = "ranking"  # ordering the items of each query (search, recommendation)
+    SURVIVAL = "survival"  # right-censored times to an event
 
 
 class Role(_StrEnum):
@@ -117,6 +123,7 @@ class TargetKind(_StrEnum):
     SIGN = "sign"  # {-1, +1}
     PAIR_LABEL = "pair_label"  # {0, 1}, 1 = similar pair
     COUNT = "count"  # non-negative counts (Poisson)
+    SURVIVAL = "survival"  # rows (time, event): right-censored event times, event in {0, 1}
     IDENTITY = "identity"  # integer labels marking which samples belong together (any values)
     NONE = "none"  # no target (triplets)
 
@@ -649,7 +656,9 @@ class LossSpec:
             all-reduced); ``"overlap_sums"``: through per-class sums over the batch (the Dice
             family with ``aggregate="batch"``); ``"embeddings"``: every sample is compared
             with the others' embeddings (contrastive losses); ``"sort"``: through a sort of
-            the whole batch's errors (Lovász with ``aggregate="batch"``). An entry with an
+            the whole batch's errors (Lovász with ``aggregate="batch"``); ``"risk_sets"``: every
+            event is compared with the risk set of the samples still at risk at its time, over
+            the whole batch (Cox's partial likelihood). An entry with an
             ``aggregate`` parameter couples only with ``aggregate="batch"`` (per image it is
             per sample): see :meth:`coupling`.
         surrogate_gradient: empty for every loss whose backward is the derivative of its value.
@@ -658,6 +667,11 @@ class LossSpec:
             held constant in the backward pass (circle loss). The contract suite then checks
             that finite differences of the value really disagree with the backward, instead of
             ``gradcheck`` passing; the backward itself is tested against the paper's closed form.
+        double_backward: empty for every loss whose gradient can itself be differentiated
+            (``create_graph=True``: gradient penalties, Hessian-vector products). Non-empty (the
+            reason) for a loss whose kernel has no second derivative (``ctc``: torch's CTC
+            backward): differentiating its gradient raises a :class:`LosscraftError` that says
+            so, and the contract suite checks that error instead of ``gradgradcheck``.
     """
 
     name: str
@@ -682,8 +696,9 @@ class LossSpec:
     when_to_use: str = ""
     when_not_to_use: str = ""
     extreme: float = 1e4
-    batch_coupling: Literal["samples", "overlap_sums", "embeddings", "sort"] = "samples"
+    batch_coupling: Literal["samples", "overlap_sums", "embeddings", "sort", "risk_sets"] = "samples"
     surrogate_gradient: str = ""
+    double_backward: str = ""
 
     def coupling(self, hparams: Mapping[str, Any] | None = None) -> str:
         """The :attr:`batch_coupling` of a call with ``hparams`` (missing ones: the defaults).

@@ -5,6 +5,9 @@ from . import (  # registration side effect
     divergence,
     embedding,
     ordinal,
+    ranking,
     regression,
     segmentation,
+    sequence,
+    survival,
 )
