@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..._core.checks import check_params
@@ -18,7 +19,7 @@ from ..._core.spec import (
     TargetKind,
     Task,
 )
-from ._common import gather_class, multiclass_curve_call, multiclass_sample, prepare_index_logits
+from ._common import multiclass_curve_call, multiclass_sample, prepare_index_logits
 from .multi_margin import ignore_index_param
 from .sparse_activations import sparsemax_threshold
 
@@ -157,7 +158,11 @@ def sparsemax_loss(
     tau, zs = sparsemax_threshold(x, dim=1)
     p = (zs - tau).clamp_min(0.0)
     # <z, p> - |p|^2 / 2 = (|p|^2 + tau) - |p|^2 / 2 on the simplex: Omega*(z) written via tau.
-    values = 0.5 * (p * p).sum(dim=1) + 0.5 - (gather_class(zs, t_safe) - tau.squeeze(1))
+    # The target's z as a one-hot product, not a gather: under torch.compile (inductor, torch
+    # 2.13) the gather's gradient was dropped when the values met reduce's masked mean
+    # (tests/contract/test_compile.py caught it); the product has no such path.
+    onehot = F.one_hot(t_safe, zs.shape[1]).movedim(-1, 1).to(zs.dtype)
+    values = 0.5 * (p * p).sum(dim=1) + 0.5 - ((zs * onehot).sum(dim=1) - tau.squeeze(1))
     return reduce(values, reduction, weight, mask)
 
 
