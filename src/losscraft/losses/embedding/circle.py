@@ -8,9 +8,7 @@ import torch
 from torch import Tensor
 
 from ..._core.checks import check_params
-from ..._core.distributed import gather_batch
 from ..._core.module import LossModule
-from ..._core.numerics import safe_normalize
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
 from ..._core.spec import (
@@ -27,7 +25,7 @@ from ..._core.spec import (
     Task,
 )
 from ._common import check_labels, labelled_sample, prepare_batch_embeddings, unit_at_cosine
-from .mining import self_mask
+from .mining import anchor_cosines
 
 
 def _probe(x: Tensor, **_: object) -> Call:
@@ -219,20 +217,8 @@ def circle_loss(
     (x,) = prepare_batch_embeddings(fn, ("input",), input)
     check_params(SPEC, {"margin": margin, "scale": scale, "reduction": reduction})
     labels = check_labels(fn, target, x.shape[0]).to(x.device)
-    # Inside losscraft.distributed.global_batch: this rank's anchors against every rank's
-    # samples (outside it, or on one rank, rows is every row and the matrix is square).
-    (x, labels), rows = gather_batch(fn, x, labels)
-    n = x.shape[0]
-    z = safe_normalize(x, dim=-1)
-    if rows.stop - rows.start == n:
-        sim = z @ z.transpose(0, 1)
-        eye = torch.eye(n, dtype=torch.bool, device=x.device)
-        mine = labels
-    else:
-        sim = z[rows] @ z.transpose(0, 1)
-        eye = self_mask(rows, n, x.device)
-        mine = labels[rows]
-    same = mine.unsqueeze(1) == labels.unsqueeze(0)
+    # this rank's anchors against every rank's samples (see mining.anchor_cosines)
+    sim, same, eye = anchor_cosines(fn, x, labels)
     pos = same & ~eye
     neg = ~same
     valid = pos.any(dim=1) & neg.any(dim=1)

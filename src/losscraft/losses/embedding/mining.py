@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from ..._core.checks import check_floating, fmt_shape
+from ..._core.distributed import gather_batch
 from ..._core.errors import LosscraftError
 from ..._core.numerics import safe_norm, safe_normalize
 from ._common import check_labels
@@ -130,6 +131,28 @@ def pair_masks(labels: Tensor, rows: slice | None = None) -> tuple[Tensor, Tenso
         return same & ~eye, ~same
     same = labels[rows].unsqueeze(1) == labels.unsqueeze(0)
     return same & ~self_mask(rows, labels.shape[0], labels.device), ~same
+
+
+def anchor_cosines(fn: str, x: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Cosine similarities of this rank's anchors with every sample, and the label-pair masks.
+
+    Inside ``losscraft.distributed.global_batch`` the embeddings and labels of every rank are
+    gathered (``gather_batch``, with gradient) and this rank's rows are the anchors; outside it,
+    or on one rank, every row is an anchor and the matrix is square. Returns ``(sim, same,
+    is_self)``, each ``(M, N)``: the cosines, "same label" and "the anchor itself".
+    """
+    (x, labels), rows = gather_batch(fn, x, labels)
+    n = x.shape[0]
+    z = safe_normalize(x, dim=-1)
+    if rows.stop - rows.start == n:
+        sim = z @ z.transpose(0, 1)
+        is_self = torch.eye(n, dtype=torch.bool, device=x.device)
+        mine = labels
+    else:
+        sim = z[rows] @ z.transpose(0, 1)
+        is_self = self_mask(rows, n, x.device)
+        mine = labels[rows]
+    return sim, mine.unsqueeze(1) == labels.unsqueeze(0), is_self
 
 
 def self_mask(rows: slice, n: int, device: torch.device) -> Tensor:

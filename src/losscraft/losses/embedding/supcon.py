@@ -8,9 +8,7 @@ import torch
 from torch import Tensor
 
 from ..._core.checks import check_params
-from ..._core.distributed import gather_batch
 from ..._core.module import LossModule
-from ..._core.numerics import safe_normalize
 from ..._core.reduction import Reduction, check_weight, reduce
 from ..._core.registry import register
 from ..._core.spec import (
@@ -27,7 +25,7 @@ from ..._core.spec import (
     Task,
 )
 from ._common import check_labels, labelled_sample, prepare_batch_embeddings, unit_at_cosine
-from .mining import self_mask
+from .mining import anchor_cosines
 
 
 def _probe(x: Tensor, **_: object) -> Call:
@@ -184,25 +182,16 @@ def supcon_loss(
     (x,) = prepare_batch_embeddings(fn, ("input",), input)
     check_params(SPEC, {"temperature": temperature, "reduction": reduction})
     labels = check_labels(fn, target, x.shape[0]).to(x.device)
-    # Inside losscraft.distributed.global_batch: this rank's anchors against every rank's
-    # samples (outside it, or on one rank, rows is every row and the matrix is square).
-    (x, labels), rows = gather_batch(fn, x, labels)
-    n = x.shape[0]
-    z = safe_normalize(x, dim=-1)
-    if rows.stop - rows.start == n:
-        logits = (z @ z.transpose(0, 1)) / temperature
-        eye = torch.eye(n, dtype=torch.bool, device=x.device)
-        mine = labels
-    else:
-        logits = (z[rows] @ z.transpose(0, 1)) / temperature
-        eye = self_mask(rows, n, x.device)
-        mine = labels[rows]
+    # this rank's anchors against every rank's samples (see mining.anchor_cosines)
+    sim, same, eye = anchor_cosines(fn, x, labels)
+    n = sim.shape[1]
+    logits = sim / temperature
     # A sample is never its own candidate. With N = 1 the row would be all -inf (and its
     # logsumexp gradient NaN); that lone anchor has no positive anyway, so fill with 0.
     fill = -math.inf if n > 1 else 0.0
     logits = torch.where(eye, torch.full_like(logits, fill), logits)
     log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
-    positives = (mine.unsqueeze(1) == labels.unsqueeze(0)) & ~eye
+    positives = same & ~eye
     n_pos = positives.sum(dim=1)
     # where(), not a product: the diagonal's -inf must not meet a 0 (0 * inf = NaN).
     total = torch.where(positives, log_prob, torch.zeros_like(log_prob)).sum(dim=1)
