@@ -32,6 +32,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check $(LINT)
 	$(PY) -m pytest -n 2
+	# torch.compile(fullgraph=True) parity for every entry: deselected by default for speed, but
+	# it catches compiler-only gradient bugs (sparsemax's, found this way), so CI runs it too.
+	$(PY) -m pytest -n 2 -m compile
 
 lint: $(STAMP)
 	$(PY) -m ruff check $(LINT)
