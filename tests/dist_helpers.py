@@ -13,6 +13,12 @@ collective whose peer skipped it raises after the process group's ``timeout``; a
 runs under a hard wall-clock limit after which every rank is killed and :class:`TimeoutError`
 raised. So a broken or diverging rank fails the test within seconds.
 
+Start-up flakes: on a loaded machine gloo's full-mesh connect between the spawned ranks can fail
+("connectFullMesh failed ... Connection closed by peer") before any test code has run. Such a
+job is retried once (``startup_retries``), with a fresh store. It counts only when every failed
+rank's traceback is one of gloo's connection errors; a worker's own exception, an assertion or
+a rank that died without a traceback fails the test on the first run.
+
 The worker must be a module-level function. It is found in the child by its module's file path
 when its module cannot be imported by name there (pytest's ``--import-mode=importlib`` gives test
 modules names that are not importable), so workers can live in the test modules themselves.
@@ -46,6 +52,14 @@ Worker = Callable[..., None]
 class RankFailed(RuntimeError):
     """A rank of a :func:`run_ranks` job raised or exited non-zero."""
 
+    def __init__(self, message: str, *, startup: bool = False) -> None:
+        super().__init__(message)
+        self.startup = startup
+
+
+# gloo's transport errors while the ranks connect to each other (never a test's own failure)
+_STARTUP_ERRORS = ("connectFullMesh", "Connection closed by peer", "Connection reset by peer")
+
 
 def save_result(out_dir: Path, rank: int, result: dict[str, Any]) -> None:
     """Write one rank's results (tensors, numbers, lists and dicts of them)."""
@@ -64,13 +78,37 @@ def run_ranks(
     *args: Any,
     timeout: float = 90.0,
     collective_timeout: float = 10.0,
+    startup_retries: int = 1,
 ) -> None:
     """Run ``worker(rank, world_size, out_dir, *args)`` on ``world_size`` gloo ranks; raise if any fails.
 
     ``timeout``: hard wall-clock limit (seconds) for the whole job, process start-up included
     (importing torch takes seconds per process on a busy machine). ``collective_timeout``: the
     process group's ``timeout``, after which a collective that a peer never joins raises.
+    ``startup_retries``: how many times a job whose ranks failed to connect (a gloo transport
+    error, see the module docstring) is run again from scratch.
     """
+    for attempt in range(startup_retries + 1):
+        try:
+            _run_once(worker, world_size, out_dir, args, timeout, collective_timeout)
+            return
+        except RankFailed as err:
+            if not err.startup or attempt == startup_retries:
+                raise
+            sys.stderr.write(f"run_ranks: gloo start-up failed, retrying the job once:\n{err}\n")
+            for f in out_dir.glob("*rank*"):
+                if f.is_file():
+                    f.unlink()
+
+
+def _run_once(
+    worker: Worker,
+    world_size: int,
+    out_dir: Path,
+    args: tuple[Any, ...],
+    timeout: float,
+    collective_timeout: float,
+) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     store = out_dir / f"store-{uuid.uuid4().hex}"
     target = (worker.__module__, inspect.getfile(worker), worker.__qualname__)
@@ -91,7 +129,9 @@ def run_ranks(
             codes = [p.exitcode for p in procs]
             failed = [r for r, c in enumerate(codes) if c not in (None, 0)]
             if failed:
-                raise RankFailed(_failure_report(out_dir, failed, codes))
+                raise RankFailed(
+                    _failure_report(out_dir, failed, codes), startup=_connect_failure(out_dir, failed)
+                )
             if all(c == 0 for c in codes):
                 return
             if time.monotonic() > deadline:
@@ -104,6 +144,22 @@ def run_ranks(
                 p.kill()
         for p in procs:
             p.join(5.0)
+
+
+def _connect_failure(out_dir: Path, failed: list[int]) -> bool:
+    """Whether the job died of gloo transport errors alone.
+
+    Every rank that exited non-zero must have written a traceback naming a connection error, and
+    so must every other rank that wrote one: a rank that raised its own error first, and whose
+    exit then broke its peers' connections, makes the failure real.
+    """
+    errors = {r: out_dir / f"error-rank{r}.txt" for r in failed}
+    errors.update({int(f.stem.removeprefix("error-rank")): f for f in out_dir.glob("error-rank*.txt")})
+    for err in errors.values():
+        text = err.read_text() if err.exists() else ""
+        if not any(e in text for e in _STARTUP_ERRORS):
+            return False
+    return True
 
 
 def _failure_report(out_dir: Path, failed: list[int], codes: list[int | None]) -> str:

@@ -323,3 +323,33 @@ def test_launcher_kills_a_hanging_job(tmp_path: Path) -> None:
     with pytest.raises(TimeoutError, match="still running"):
         run_ranks(_sleeping_worker, 2, tmp_path, timeout=4)
     assert time.monotonic() - start < 4 + 10
+
+
+def _flaky_connect_worker(rank: int, world_size: int, out: Path) -> None:
+    marker = out / "attempted"
+    if rank == 0 and not marker.exists():
+        marker.write_text("1")
+        raise RuntimeError("[enforce fail at gloo/transport/tcp/pair.cc] connectFullMesh failed")
+    save_result(out, rank, {"ok": torch.ones(1)})
+
+
+def _bug_then_broken_peer_worker(rank: int, world_size: int, out: Path) -> None:
+    if rank == 1:
+        (out / f"calls-{time.monotonic_ns()}").write_text("")
+        raise ValueError("a real bug")
+    lcd.all_reduce_sum(torch.ones(3))  # rank 1's exit breaks this rank's connection
+
+
+def test_a_gloo_connect_failure_is_retried_once(tmp_path: Path) -> None:
+    run_ranks(_flaky_connect_worker, 2, tmp_path, timeout=60)
+    assert [r["ok"].item() for r in load_results(tmp_path, 2)] == [1.0, 1.0]
+    (tmp_path / "attempted").unlink()
+    with pytest.raises(RankFailed, match="connectFullMesh"):  # with no retry left, it fails
+        run_ranks(_flaky_connect_worker, 2, tmp_path, timeout=60, startup_retries=0)
+
+
+def test_other_failures_are_not_retried(tmp_path: Path) -> None:
+    with pytest.raises(RankFailed):
+        run_ranks(_bug_then_broken_peer_worker, 2, tmp_path, timeout=60)
+    # the job ran once: rank 1's own error is not a start-up failure, whatever rank 0 then saw
+    assert len(list(tmp_path.glob("calls-*"))) == 1
