@@ -681,6 +681,39 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "two_views",
         "MONAI's default temperature is 0.5, losscraft's 0.1 (SimCLR's ImageNet setting).",
     ),
+    E(
+        "hausdorff_dt",
+        "MONAI",
+        "monai.losses.HausdorffDTLoss(sigmoid=True, include_background=True)(xb, m)",
+        "LF.hausdorff_dt_loss(xb, m, losscraft.segmentation.distance_map(m, dtype=torch.float64))",
+        "binary_segmentation",
+        "losscraft takes the target's distance map as an input, computed once per target in the data "
+        "pipeline (`losscraft.segmentation.distance_map`, scipy); the prediction's map is computed from "
+        "`p > 0.5` as in MONAI when `input_distance` is not given. MONAI's maps are float32.",
+    ),
+    E(
+        "hausdorff_dt",
+        "MONAI",
+        "monai.losses.HausdorffDTLoss(to_onehot_y=True, softmax=True)(x, y[:, None])",
+        "LF.hausdorff_dt_loss(x, y, losscraft.segmentation.distance_map(y, num_classes=3, dtype=torch.float64), "
+        'mode="multiclass", weight=torch.tensor([0.0, 1.0, 1.0], dtype=torch.float64))',
+        "segmentation",
+        "MONAI's default `include_background=False` drops channel 0: a class `weight` with 0 for the "
+        "background (losscraft keeps every class by default). The class indices' maps come from "
+        "`distance_map(y, num_classes=3)`.",
+    ),
+    E(
+        "soft_cldice",
+        "MONAI",
+        "monai.losses.SoftclDiceLoss(sigmoid=True, smooth=1e-30)(xb, m)",
+        "LF.soft_cldice_loss(xb, m)",
+        "binary_segmentation",
+        "MONAI adds `smooth` (default 1e-4, must be > 0) to the harmonic mean's denominator, so its loss of "
+        "a perfect prediction is about 5e-5; losscraft follows the paper (0 there). MONAI pools the channels "
+        "of an image into one value, losscraft gives one per class (the same with one channel); "
+        "losscraft's `smooth` is MONAI's `smooth_nr = smooth_dr`.",
+        on_purpose=True,
+    ),
     # ------------------------------------------------------------------------------------ smp
     E(
         "dice",
@@ -1090,6 +1123,18 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "labelled_embeddings",
         "Every pair, as pml's loss without a miner; the paper mines the pairs first (pml's "
         "`MultiSimilarityMiner`, passed as the loss's third argument).",
+    ),
+    E(
+        "proxy_anchor",
+        "pytorch-metric-learning",
+        "pml.losses.ProxyAnchorLoss(5, 5, margin=0.1, alpha=32, "
+        "weight_init_func=lambda w: w.data.copy_(torch.eye(5)))(z, labels)",
+        "LF.proxy_anchor_loss(z, labels, torch.eye(5, dtype=torch.float64), margin=0.1, alpha=32.0)",
+        "labelled_embeddings",
+        "pml's Module owns the proxies (here set to the identity through `weight_init_func`); "
+        "losscraft's function takes them as its third input, and `losscraft.LearnedProxyAnchorLoss("
+        "num_classes, embedding_dim)` owns them as pml does (same initialisation). Proxy 4 has no "
+        "positive in the batch: both average the positive terms over the proxies with one.",
     ),
 )
 """Every row; the parity tests run each one."""

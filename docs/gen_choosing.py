@@ -249,8 +249,9 @@ EXAMPLES: tuple[Example, ...] = (
         "The 1996 American National Election Study (`statsmodels.datasets.anes96.load_pandas`): "
         "944 respondents' party identification `PID` on a 7-point scale, 0 (strong Democrat) to 6 "
         "(strong Republican), against population, left-right self-placement, age, education and "
-        "income. The scale is ordered, so the task is given explicitly; no ordinal loss is "
-        "registered yet, and the guide says what it falls back to.",
+        "income. The scale is ordered, so the task is given explicitly; the default goal for ordered "
+        "levels is their distribution, so the threshold models (one score against ordered cutpoints, "
+        "or one binary task per cutpoint) are ranked.",
         "from statsmodels.datasets import anes96\n\n"
         "data = anes96.load_pandas()\n"
         "y, X = data.endog, data.exog\n"

@@ -444,6 +444,19 @@ API_PAGES: tuple[tuple[str, str, str, tuple[tuple[str, dict[str, Any]], ...]], .
         ),
     ),
     (
+        "segmentation",
+        "Segmentation boundaries and topology",
+        "`losscraft.segmentation`: the distance maps the boundary and Hausdorff losses take as inputs "
+        "(scipy, the `seg` extra: computed once per target in the data pipeline) and the soft skeleton "
+        "of the clDice loss.",
+        (
+            (
+                "losscraft.segmentation",
+                {"members": ["signed_distance_map", "distance_map", "soft_skeleton"]},
+            ),
+        ),
+    ),
+    (
         "distributed",
         "Data-parallel training",
         "Full-batch losses under DDP and FSDP ([data-parallel training](../distributed.md)).",

@@ -8,7 +8,18 @@ HuberLoss(delta=2.0, reduction='mean')
 True
 """
 
-from . import analysis, builder, compose, distributed, functional, losses, multitask, ordinal, weighting
+from . import (
+    analysis,
+    builder,
+    compose,
+    distributed,
+    functional,
+    losses,
+    multitask,
+    ordinal,
+    segmentation,
+    weighting,
+)
 from ._core.errors import LosscraftError
 from ._core.reduction import reduce_checked as reduce  # the validating public face
 from ._core.registry import LossEntry, build, catalog, get
@@ -31,6 +42,7 @@ from .nn import (
     BCELoss,
     BCEWithLogitsLoss,
     BinaryFocalLoss,
+    BoundaryLoss,
     CauchyLoss,
     CharbonnierLoss,
     CircleLoss,
@@ -54,6 +66,7 @@ from .nn import (
     GCELoss,
     GemanMcClureLoss,
     GeneralizedDiceLoss,
+    HausdorffDTLoss,
     HingeLoss,
     HuberLoss,
     InfoNCELoss,
@@ -61,6 +74,7 @@ from .nn import (
     JSDivLoss,
     KLDivLoss,
     LDAMLoss,
+    LearnedProxyAnchorLoss,
     LinearCrossEntropyLoss,
     LinexLoss,
     ListMLELoss,
@@ -78,9 +92,11 @@ from .nn import (
     MultiSimilarityLoss,
     PoissonNLLLoss,
     PolyLoss,
+    ProxyAnchorLoss,
     QuantileLoss,
     RankNetLoss,
     SCELoss,
+    SoftClDiceLoss,
     SparsemaxLoss,
     SquaredHingeLoss,
     SupConLoss,
@@ -109,6 +125,7 @@ __all__ = [
     "BarronLoss",
     "BatchTripletLoss",
     "BinaryFocalLoss",
+    "BoundaryLoss",
     "CHECKED_PROPERTIES",
     "CTCLoss",
     "CauchyLoss",
@@ -138,6 +155,7 @@ __all__ = [
     "GaussianNLLLoss",
     "GemanMcClureLoss",
     "GeneralizedDiceLoss",
+    "HausdorffDTLoss",
     "HingeLoss",
     "HuberLoss",
     "InfoNCELoss",
@@ -146,6 +164,7 @@ __all__ = [
     "JaccardLoss",
     "KLDivLoss",
     "LDAMLoss",
+    "LearnedProxyAnchorLoss",
     "LinearCrossEntropyLoss",
     "LinearWarmup",
     "LinexLoss",
@@ -169,10 +188,12 @@ __all__ = [
     "PoissonNLLLoss",
     "PolyLoss",
     "Property",
+    "ProxyAnchorLoss",
     "QuantileLoss",
     "RankNetLoss",
     "Role",
     "SCELoss",
+    "SoftClDiceLoss",
     "SparsemaxLoss",
     "SquaredHingeLoss",
     "SupConLoss",
@@ -204,5 +225,6 @@ __all__ = [
     "profile",
     "recommend",
     "reduce",
+    "segmentation",
     "weighting",
 ]

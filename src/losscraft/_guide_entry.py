@@ -18,7 +18,13 @@ __all__ = ["compare", "profile", "recommend"]
 
 
 def profile(
-    target: Any, *, task: Any = None, features: Any = None, max_rows: int = 5000, seed: int = 0
+    target: Any,
+    *,
+    task: Any = None,
+    features: Any = None,
+    group: Any = None,
+    max_rows: int = 5000,
+    seed: int = 0,
 ) -> Profile:
     """Profile a target (and optionally its features) for choosing a loss.
 
@@ -30,11 +36,17 @@ def profile(
     """
     from .guide import profile as _profile
 
-    return _profile(target, task=task, features=features, max_rows=max_rows, seed=seed)
+    return _profile(target, task=task, features=features, group=group, max_rows=max_rows, seed=seed)
 
 
 def recommend(
-    target_or_profile: Any, *, goal: Any = None, features: Any = None, task: Any = None, top: int = 3
+    target_or_profile: Any,
+    *,
+    goal: Any = None,
+    features: Any = None,
+    task: Any = None,
+    group: Any = None,
+    top: int = 3,
 ) -> Recommendations:
     """Recommend losses for a target (or a :class:`~losscraft.guide.Profile`), best first, with reasons.
 
@@ -42,7 +54,7 @@ def recommend(
     """
     from .guide import recommend as _recommend
 
-    return _recommend(target_or_profile, goal=goal, features=features, task=task, top=top)
+    return _recommend(target_or_profile, goal=goal, features=features, task=task, group=group, top=top)
 
 
 def compare(

@@ -33,6 +33,9 @@ couples the samples of a batch (one mechanism; the losses call three hooks in
 * ``"risk_sets"`` (Cox's partial likelihood): the scores and (time, event) rows of every rank
   are gathered (with gradient, unequal sizes allowed) and every rank computes the whole
   batch's risk sets and returns the same full-batch $L$ (``"none"``: this rank's rows);
+* ``"proxy_sums"`` (Proxy Anchor): the per-proxy sums of exponentials (shifted by a maximum
+  taken over the ranks) and the per-proxy positive counts are all-reduced once per call, with
+  gradient; the proxies are the same on every rank, and every rank returns the full-batch $L$;
 * ``"embeddings"`` (InfoNCE, SupCon, batch triplet): the embeddings (and labels) of every rank
   are gathered with gradient, and this rank's samples are the anchors compared with the whole
   gathered batch (every other rank's samples are negatives or positives, mined globally for
@@ -109,7 +112,9 @@ if TYPE_CHECKING:
 
 __all__ = ["GLOBAL_COUPLINGS", "GlobalBatch", "check_global", "global_batch"]
 
-GLOBAL_COUPLINGS: frozenset[str] = frozenset({"samples", "overlap_sums", "sort", "embeddings", "risk_sets"})
+GLOBAL_COUPLINGS: frozenset[str] = frozenset(
+    {"samples", "overlap_sums", "sort", "embeddings", "risk_sets", "proxy_sums"}
+)
 """The ``spec.batch_coupling`` values that :class:`GlobalBatch` makes global."""
 
 _COUPLING_WORDS = {
@@ -117,6 +122,7 @@ _COUPLING_WORDS = {
     "sort": "a sort of the whole batch's errors (aggregate='batch')",
     "embeddings": "its embeddings (every sample is compared with the others)",
     "risk_sets": "its risk sets (every event is compared with everyone still at risk)",
+    "proxy_sums": "its per-proxy sums (every proxy is compared with the whole batch)",
 }
 
 

@@ -35,6 +35,7 @@ from .losses.embedding import (
     cosine_similarity_loss,
     info_nce_loss,
     multi_similarity_loss,
+    proxy_anchor_loss,
     supcon_loss,
     triplet_loss,
 )
@@ -72,12 +73,15 @@ from .losses.regression import (
     zero_inflated_poisson_loss,
 )
 from .losses.segmentation import (
+    boundary_loss,
     dice_loss,
     focal_tversky_loss,
     generalized_dice_loss,
+    hausdorff_dt_loss,
     jaccard_loss,
     lovasz_hinge_loss,
     lovasz_softmax_loss,
+    soft_cldice_loss,
     tversky_loss,
 )
 from .losses.sequence import ctc_loss
@@ -95,6 +99,7 @@ __all__ = [
     "bce_loss",
     "bce_with_logits_loss",
     "binary_focal_loss",
+    "boundary_loss",
     "cauchy_loss",
     "charbonnier_loss",
     "circle_loss",
@@ -118,6 +123,7 @@ __all__ = [
     "gce_loss",
     "geman_mcclure_loss",
     "generalized_dice_loss",
+    "hausdorff_dt_loss",
     "hinge_loss",
     "huber_loss",
     "info_nce_loss",
@@ -141,9 +147,11 @@ __all__ = [
     "multi_similarity_loss",
     "poisson_nll_loss",
     "poly_loss",
+    "proxy_anchor_loss",
     "quantile_loss",
     "ranknet_loss",
     "sce_loss",
+    "soft_cldice_loss",
     "sparsemax_loss",
     "squared_hinge_loss",
     "supcon_loss",

@@ -115,6 +115,16 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
             "reduction": "sum",
         },
     ],
+    "learned_proxy_anchor": [
+        {
+            "name": "learned_proxy_anchor",
+            "num_classes": 5,
+            "embedding_dim": 3,
+            "margin": 0.2,
+            "alpha": 16.0,
+            "reduction": "sum",
+        },
+    ],
     "multitask": [
         {"name": "multitask", "tasks": MTL_TASKS, "method": "fixed", "weights": {"a": 2.0}},
         {

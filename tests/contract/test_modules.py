@@ -35,6 +35,7 @@ EXAMPLES: dict[str, Callable[[], nn.Module]] = {
     "Weighted": lambda: losscraft.Weighted(losscraft.MSELoss(), normalize="count"),
     "ErrorWeighted": lambda: losscraft.ErrorWeighted(losscraft.MSELoss(), "gaussian", scale=2.0),
     "MultiTaskLoss": lambda: losscraft.MultiTaskLoss({"a": "mse", "b": "mae"}, method="uncertainty"),
+    "LearnedProxyAnchorLoss": lambda: losscraft.LearnedProxyAnchorLoss(10, 4, margin=0.2, reduction="sum"),
 }
 ABSTRACT = {"LossModule"}  # the base class: every concrete subclass is covered
 for _name, _cls in EXPORTED.items():

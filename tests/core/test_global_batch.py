@@ -139,7 +139,7 @@ def _worker(rank: int, world_size: int, out: Path, cases: list[dict[str, Any]]) 
 
 
 def _check(cases: list[dict[str, Any]], world: int, tmp_path: Path) -> None:
-    run_ranks(_worker, world, tmp_path, cases, timeout=180)
+    run_ranks(_worker, world, tmp_path, cases, timeout=600)
     ranks = [r["results"] for r in load_results(tmp_path, world)]
     for i, case in enumerate(cases):
         label = f"{case['name']} sizes={case['sizes']} wrap={case['wrap']!r}"
@@ -290,6 +290,7 @@ def test_coupled_losses_with_empty_ignored_and_weighted_ranks_on_three_ranks(tmp
         _coupled("info_nce", empty),
         _coupled("supcon", empty),
         _coupled("batch_triplet", empty, mining="hard"),
+        _coupled("proxy_anchor", empty),
         _coupled("batch_triplet", [3, 2, 4], mining="semihard", margin=1.0),
         _ignored_coupled("dice", [3, 2, 4], rank_all_ignored=1, mode="multiclass"),
         _ignored_coupled("focal_tversky", [3, 2, 4], rank_all_ignored=0, mode="multiclass"),
@@ -330,7 +331,7 @@ def _wrapper_worker(rank: int, world_size: int, out: Path) -> None:
 
 @pytest.mark.distributed
 def test_global_batch_wrapper_and_a_given_denominator(tmp_path: Path) -> None:
-    run_ranks(_wrapper_worker, 2, tmp_path, timeout=120)
+    run_ranks(_wrapper_worker, 2, tmp_path, timeout=600)
     res = load_results(tmp_path, 2)
     x = torch.cat([r["x"] for r in res])
     y = torch.cat([r["y"] for r in res])
@@ -362,7 +363,7 @@ def _subgroup_worker(rank: int, world_size: int, out: Path) -> None:
 
 @pytest.mark.distributed
 def test_global_batch_over_a_subgroup(tmp_path: Path) -> None:
-    run_ranks(_subgroup_worker, 3, tmp_path, timeout=120)
+    run_ranks(_subgroup_worker, 3, tmp_path, timeout=600)
     res = load_results(tmp_path, 3)
     a, b = res[0], res[2]
     z1 = torch.cat([a["z1"], b["z1"]]).requires_grad_()
@@ -392,6 +393,7 @@ def test_couplings_declared() -> None:
         "lovasz_hinge",
         "lovasz_softmax",
         "multi_similarity",
+        "proxy_anchor",
         "supcon",
         "tversky",
     }

@@ -38,6 +38,7 @@ EXPECTED_ROLES: tuple[tuple[str, str, Role], ...] = (
     ("jaccard", "smooth", Role.SMOOTHING),
     ("tversky", "smooth", Role.SMOOTHING),
     ("focal_tversky", "smooth", Role.SMOOTHING),
+    ("tweedie", "power", Role.VARIANCE_POWER),
 )
 
 # Tasks the profile can detect but no loss serves yet (the guide says so and falls back).
@@ -73,6 +74,8 @@ def _domain_fits(role: Role, domain: Domain) -> bool:
         )
     if role is Role.SMOOTHING:  # additive, non-negative
         return isinstance(domain, Interval) and domain.low >= 0 and domain.high == math.inf
+    if role is Role.VARIANCE_POWER:  # p in [1, 2] (Poisson to Gamma)
+        return isinstance(domain, Interval) and domain.contains(1.0) and domain.contains(2.0)
     raise AssertionError(f"no domain rule for role {role}: add one to this test")
 
 

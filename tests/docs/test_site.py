@@ -7,7 +7,6 @@ import io
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -218,7 +217,6 @@ def test_links_leaving_docs_point_at_the_repository(page: str, link: str, url: s
 def test_strict_site_build(tmp_path: Path) -> None:
     """`mkdocs build --strict`: no broken link, missing reference or docstring warning (~20 s)."""
     site = tmp_path / "site"
-    start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
         cwd=ROOT,
@@ -227,9 +225,7 @@ def test_strict_site_build(tmp_path: Path) -> None:
         timeout=300,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
-    elapsed = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert elapsed < 60, f"the strict build took {elapsed:.0f} s (a minute at most)"
     for e in losscraft.catalog():
         assert (site / "losses" / e.name / "index.html").exists(), e.name
     functional = (site / "api" / "functional" / "index.html").read_text()

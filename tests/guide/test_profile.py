@@ -361,7 +361,7 @@ def test_nan_counted_and_warned() -> None:
         (np.zeros((0, 3)), r"'target' is empty"),
         ([1.0], r"'target' has 1 sample"),
         (3.0, r"got a scalar"),
-        ([[1, 2], [3]], r"ragged"),
+        ([[1.5, 2.0], [3.5]], r"ragged"),  # integer ones are label sequences (CTC)
         ("abc", r"got a string"),
         (None, r"'target' is None"),
         ([np.nan, np.nan], r"all 2 targets are NaN or inf"),

@@ -95,6 +95,8 @@ def _call(r: Any, y: np.ndarray, prof: Profile) -> tuple[Tensor, Tensor]:
     levels = _role_params(r, Role.QUANTILE_LEVEL)
     if levels and isinstance(levels[0], list):
         return torch.randn(len(y), len(levels[0]), generator=g), yt.float()
+    if spec.has(Property.ZERO_INFLATED):  # [log-rate, zero logit] per target
+        return 0.1 * torch.randn(len(y), 2, generator=g), yt.float()
     return 0.1 * torch.randn(len(y), generator=g), yt.float()
 
 
@@ -327,10 +329,35 @@ def test_counts_get_a_count_loss() -> None:
 
 def test_ordinal_gets_a_threshold_model_with_its_reason() -> None:
     y = _rng().integers(1, 6, 800)
-    recs = recommend(y, task="ordinal_regression")
+    recs = recommend(y, task="ordinal_regression", goal="calibrated-probabilities")
     assert not any("no registered loss serves" in note for note in recs.notes)
     assert Task.ORDINAL in _specs(recs[0])[0].tasks
     assert "ORDINAL-ORDER" in _reasons(recs[0])
+    assert all(Task.ORDINAL in _specs(r)[0].tasks for r in recs)  # no squared error on the levels
+
+
+def test_ordinal_mean_goal_offers_squared_error_and_the_threshold_models() -> None:
+    # the mean level reads the levels as numbers: squared error is consistent for it, and the
+    # threshold models follow, predicting the expected level
+    y = _rng().integers(1, 6, 800)
+    recs = recommend(y, task="ordinal_regression", goal="mean")
+    assert recs.goal.kind == "mean"
+    assert not any("no registered loss serves" in note for note in recs.notes)
+    assert recs[0].name == "mse" and "ORDINAL-MEAN" in _reasons(recs[0])
+    ordinal = [r for r in recs if Task.ORDINAL in _specs(r)[0].tasks]
+    assert len(ordinal) == len(recs) - 1
+    assert all("ORDINAL-ORDER" in _reasons(r) and "ORDINAL-MEAN-PREDICT" in _reasons(r) for r in ordinal)
+    assert "mse" not in [r.name for r in recommend(y, task="ordinal_regression", goal="rank", top=10)]
+
+
+def test_ordinal_default_goal_puts_the_threshold_models_first() -> None:
+    # without a goal, ordered levels get a distribution over the levels (mode, median or mean
+    # level follow from it), not squared error on the level numbers
+    y = _rng().integers(1, 6, 800)
+    recs = recommend(y, task="ordinal_regression")
+    assert recs.default_goal and recs.goal.kind == "calibrated-probabilities"
+    assert [r.name for r in recs] and all(Task.ORDINAL in _specs(r)[0].tasks for r in recs)
+    assert "mse" in [r.name for r in recommend(y, task="ordinal_regression", goal="mean")]
 
 
 def test_ordinal_says_no_loss_serves_it_and_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -515,22 +542,32 @@ def test_counts_get_the_poisson_deviance_with_reasons(kind: str, reason: str | N
     recs = recommend(y, task="count_regression")
     names = [r.name for r in recs]
     # Poisson counts: the Poisson deviance first; overdispersed ones: the Tweedie deviance
-    # (variance growing faster than the mean) first, the Poisson deviance still listed
-    assert recs[0].name == ("poisson_nll" if kind == "poisson" else "tweedie")
+    # (variance growing faster than the mean) first, the Poisson deviance still listed;
+    # zero-inflated ones: the zero-inflated Poisson first, then the Tweedie deviance
+    first = {"poisson": "poisson_nll", "overdispersed": "tweedie", "zero_inflated": "zero_inflated_poisson"}
+    assert recs[0].name == first[kind]
+    if kind == "zero_inflated":
+        recs = recommend(y, task="count_regression", top=5)
+        names = [r.name for r in recs]
+        assert names[1] == "tweedie"
+        assert "COUNT-EXCESS-ZEROS" in _reasons(recs[1]) and "COUNT-ZERO-INFLATED" in _reasons(recs[0])
     poisson = recs[names.index("poisson_nll")]
     assert "COUNT-POISSON" in _reasons(poisson)
     assert "mse" in names  # the plain baseline competes
-    found = [t for t in ("COUNT-OVERDISPERSED", "COUNT-EXCESS-ZEROS") if t in _reasons(recs[0])]
+    deviance = recs[names.index("tweedie")] if kind != "poisson" else recs[0]
+    found = [t for t in ("COUNT-OVERDISPERSED", "COUNT-EXCESS-ZEROS") if t in _reasons(deviance)]
     # Poisson counts: neither; negative binomial and zero-inflated Poisson are both overdispersed
     # and both have more zeros than a Poisson with their mean
     assert (reason in found) if reason else not found
+    # only the zero-inflated sample has more zeros than a negative binomial with its mean and variance
+    assert ("zero_inflated_poisson" in names) == (kind == "zero_inflated")
     _check_runs(recs, y.astype(float))
 
 
 def test_ordinal_fallback_follows_the_goal(monkeypatch: pytest.MonkeyPatch) -> None:
     _hide_ordinal_entries(monkeypatch)
     y = np.repeat([1, 2, 3, 4, 5], [100, 300, 400, 150, 50])
-    as_numbers = recommend(y, task="ordinal_regression")
+    as_numbers = recommend(y, task="ordinal_regression", goal="mean")
     assert as_numbers.goal.kind == "mean"
     assert as_numbers[0].name == "mse"
     assert any("no registered loss serves ordinal_regression" in n for n in as_numbers.notes)

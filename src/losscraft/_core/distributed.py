@@ -19,7 +19,8 @@ losses reach them through the hooks at the end of this module, one per kind of b
 (``LossSpec.batch_coupling``): :func:`global_denominator` (the mean's count, called from
 ``reduction.mean_denominator``), :func:`sum_batch` (per-class overlap sums) and
 :func:`gather_batch` (embeddings, and a global sort), with :func:`value_is_global` to reduce a
-loss that is already the full-batch value.
+loss that is already the full-batch value and :func:`max_batch` (a shift shared by the ranks
+for exponentials summed with :func:`sum_batch`).
 
 Why the backward passes *sum* the gradients over ranks: each rank's graph ends in its own copy
 of $L$ and autograd differentiates only that copy, so rank $k$ alone would obtain
@@ -79,6 +80,7 @@ __all__ = [
     "global_denominator",
     "global_sum_factor",
     "is_active",
+    "max_batch",
     "rank",
     "sum_batch",
     "use_context",
@@ -444,6 +446,27 @@ def sum_batch(fn: str, x: Tensor) -> Tensor:
     if state.denominator is not None:
         raise _accumulation_error(fn, "aggregate='batch' (per-class sums over the whole batch)")
     return all_reduce_sum(x, state.group)
+
+
+def max_batch(fn: str, x: Tensor) -> Tensor:
+    r"""The shift hook: the elementwise maximum of ``x`` over the ranks of the :func:`global_batch` in effect, detached.
+
+    For a shift that must be the same on every rank before exponentials are summed with
+    :func:`sum_batch` (a log-sum-exp over the whole batch, e.g. the per-proxy sums of the Proxy
+    Anchor loss): with the maximum over the ranks every term is at most 1 and the largest is 1.
+    A shift does not change the value, so it carries no gradient. One all-reduce (``MAX``).
+
+    Outside :func:`global_batch`, or over a group of one rank: ``x.detach()``. ``fn`` names the
+    loss for the caller's error messages (the same signature as the other hooks).
+    """
+    del fn
+    x = x.detach()
+    state = _state()
+    if state is None or not is_active(state.group):
+        return x
+    out = x.contiguous().clone()
+    dist.all_reduce(out, op=dist.ReduceOp.MAX, group=state.group)
+    return out
 
 
 def gather_batch(fn: str, *tensors: Tensor, ratio: bool = False) -> tuple[tuple[Tensor, ...], slice]:

@@ -100,6 +100,7 @@ class Role(_StrEnum):
     POS_WEIGHT = "pos_weight"  # per-label weight of positives, n_neg / n_pos
     QUANTILE_LEVEL = "quantile_level"  # quantile level(s) tau in (0, 1), from the goal
     SMOOTHING = "smoothing"  # additive overlap smoothing, from foreground and empty-mask shares
+    VARIANCE_POWER = "variance_power"  # p of Var(y | x) ~ phi mu^p in [1, 2], from a variance-mean fit
 
 
 class InputKind(_StrEnum):
@@ -658,7 +659,8 @@ class LossSpec:
             with the others' embeddings (contrastive losses); ``"sort"``: through a sort of
             the whole batch's errors (Lovász with ``aggregate="batch"``); ``"risk_sets"``: every
             event is compared with the risk set of the samples still at risk at its time, over
-            the whole batch (Cox's partial likelihood). An entry with an
+            the whole batch (Cox's partial likelihood); ``"proxy_sums"``: per-proxy sums of
+            exponentials over the batch (Proxy Anchor; the proxies are shared). An entry with an
             ``aggregate`` parameter couples only with ``aggregate="batch"`` (per image it is
             per sample): see :meth:`coupling`.
         surrogate_gradient: empty for every loss whose backward is the derivative of its value.
@@ -696,7 +698,9 @@ class LossSpec:
     when_to_use: str = ""
     when_not_to_use: str = ""
     extreme: float = 1e4
-    batch_coupling: Literal["samples", "overlap_sums", "embeddings", "sort", "risk_sets"] = "samples"
+    batch_coupling: Literal["samples", "overlap_sums", "embeddings", "sort", "risk_sets", "proxy_sums"] = (
+        "samples"
+    )
     surrogate_gradient: str = ""
     double_backward: str = ""
 

@@ -71,7 +71,7 @@ from torch import nn
 from .._core.errors import LosscraftError
 from .._core.registry import LossEntry, build, catalog, get
 from .._core.spec import InputKind, LossSpec, TargetKind, Task
-from .data import as_features, as_target
+from .data import as_features, as_sequences, as_target
 from .metrics import METRICS, compute, default_metric
 from .profiling import Profile, profile
 from .recommending import Goal, Recommendations, data_settings, parse_goal, recommend
@@ -90,6 +90,12 @@ _REGRESSION = (Task.REGRESSION, Task.QUANTILE_REGRESSION, Task.COUNT)
 _CLASSIFICATION = (Task.BINARY, Task.MULTICLASS)
 _SUPPORTED = (*_REGRESSION, *_CLASSIFICATION, Task.MULTILABEL)
 _UNTRAINED = (Task.SEGMENTATION, Task.METRIC_LEARNING)
+# tasks whose losses couple the samples in a layout of their own (what compare would need)
+_OWN_LAYOUT: dict[Task, str] = {
+    Task.RANKING: "scores per query, compared within each query",
+    Task.SURVIVAL: "(time, event) rows, compared through the risk sets",
+    Task.SEQUENCE: "label sequences aligned to frames of the model's output",
+}
 _HEAD_INPUTS = frozenset({InputKind.REAL, InputKind.LOGITS, InputKind.PROBABILITIES})
 
 
@@ -868,6 +874,11 @@ def _task_of(prof: Profile) -> Task:
             f"compare: the target looks like {task.value} data; compare does not train "
             "segmentation/metric-learning models yet; recommend() still works"
         )
+    if task in _OWN_LAYOUT:
+        raise LosscraftError(
+            f"compare: the target is {task.value} data ({_OWN_LAYOUT[task]}); compare trains one prediction "
+            "per sample and does not train these models; recommend() still works"
+        )
     if task not in _SUPPORTED:
         raise LosscraftError(
             f"compare: compare does not train {task.value} models yet; recommend() still works, or "
@@ -949,6 +960,11 @@ def compare(
     reporting: Any = importlib.import_module(".reporting", __package__) if report is not None else None
     if reporting is not None:
         reporting.check_directory(report)  # a bad report= fails before any training
+    seqs = as_sequences(y)
+    if seqs is not None and (
+        len({len(q) for q in seqs}) > 1 or str(getattr(task, "value", task)) == Task.SEQUENCE
+    ):
+        _task_of(profile(seqs, task=task))  # raises: compare does not train sequence models
     yv = as_target(y, name="y", where="compare")
     if yv.ndim == 2 and yv.shape[1] == 1:
         yv = yv[:, 0]

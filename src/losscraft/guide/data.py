@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from losscraft._core.errors import LosscraftError
 
-__all__ = ["as_features", "as_target", "robust_location_scale"]
+__all__ = ["as_features", "as_sequences", "as_target", "robust_location_scale"]
 
 MAD_TO_SD = 1.4826  # 1.4826 * MAD estimates the standard deviation of a normal sample
 
@@ -184,3 +184,22 @@ def robust_location_scale(
     scale = MAD_TO_SD * np.median(np.abs(v - (med if axis is None else np.expand_dims(med, axis))), axis=axis)
     scale = np.where(scale > 0, scale, np.std(v, axis=axis))
     return np.asarray(med, dtype=np.float64), np.asarray(np.where(scale > 0, scale, 1.0), dtype=np.float64)
+
+
+def as_sequences(target: Any) -> list[NDArray[np.int64]] | None:
+    """A list/tuple of 1-D integer label sequences as arrays, or ``None`` when it is not one."""
+    if not isinstance(target, (list, tuple)) or len(target) == 0:
+        return None
+    out: list[NDArray[np.int64]] = []
+    for item in target:
+        if isinstance(item, (str, bytes)) or np.ndim(item) != 1:
+            return None
+        raw = item.detach().cpu().numpy() if hasattr(item, "detach") else item
+        try:
+            a = np.asarray(raw, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        if not np.all(np.isfinite(a)) or not np.all(a == np.round(a)):
+            return None
+        out.append(a.astype(np.int64))
+    return out

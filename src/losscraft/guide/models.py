@@ -12,6 +12,7 @@ loss (by its spec)                        outputs    loss called with       pred
 real input, real or count target          1          ``(out, y)``           ``out``
 ... curve extent ``(a, inf)`` (``msle``)  1          ``(a + e^out, y)``     ``a + e^out``
 log-rate input (``poisson_nll``)          1          ``(out, y)``           ``e^out``
+log-rate and zero logit (zero-inflated)   2          ``(out, y)``           ``(1-sigmoid(z))e^eta``
 ... with ``log_input=False``              1          ``(softplus(out), y)`` ``softplus(out)``
 quantile levels (``Role.QUANTILE_LEVEL``) Q          ``(out, y)``           sorted quantiles
 third input ``var`` (``gaussian_nll``)    2          ``(mu, y, e^s)``       mean ``mu``, var ``e^s``
@@ -47,7 +48,7 @@ from torch import Tensor, nn
 from losscraft._core.combine import CombinedLoss
 from losscraft._core.errors import LosscraftError
 from losscraft._core.registry import build
-from losscraft._core.spec import InputKind, LossSpec, Role, TargetKind, Task
+from losscraft._core.spec import InputKind, LossSpec, Property, Role, TargetKind, Task
 from losscraft.guide.metrics import Prediction
 
 __all__ = ["HIDDEN_UNITS", "Head", "ModelFactory", "head_for", "make_model"]
@@ -60,7 +61,7 @@ ModelFactory = Callable[[int, int], nn.Module]
 
 Kind = Literal["regression", "quantiles", "gaussian", "binary", "multiclass", "multilabel"]
 InputLink = Literal["identity", "exp_shift", "softplus", "sigmoid", "softmax"]
-PredictLink = Literal["identity", "exp", "exp_shift", "softplus", "sigmoid", "softmax"]
+PredictLink = Literal["identity", "exp", "exp_shift", "softplus", "sigmoid", "softmax", "zero_inflated"]
 TargetForm = Literal["float", "long", "onehot", "sign"]
 
 _REGRESSION_TASKS = frozenset(
@@ -241,6 +242,8 @@ class Head:
             "multiclass": "class probabilities",
             "multilabel": "label probabilities",
         }[self.kind]
+        if self.predict_link == "zero_inflated":
+            what = "log-rate and zero logit; mean (1 - pi) e^eta"
         plural = "" if self.n_outputs == 1 else "s"
         return f"{self.n_outputs} output{plural} ({what}; loss input: {self.input_link})"
 
@@ -248,6 +251,8 @@ class Head:
 def _link(x: Tensor, link: str, shift: float) -> Tensor:
     if link == "identity":
         return x
+    if link == "zero_inflated":  # [log-rate, zero logit] -> the mean count (1 - pi) * lambda
+        return torch.sigmoid(-x[:, 1:2]) * x[:, 0:1].exp()
     if link == "exp":
         return x.exp()
     if link == "exp_shift":
@@ -291,6 +296,12 @@ def _resolve(module: nn.Module) -> tuple[LossSpec, dict[str, Any]] | None:
 
 def _class_count(task: str, n_classes: int | None, classes: tuple[Any, ...] | None, name: str) -> int:
     count = len(classes) if classes is not None else n_classes
+    if count == 1:
+        shown = f" {list(classes)}" if classes is not None else ""
+        raise LosscraftError(
+            f"compare: the target has a single class{shown}: there is nothing to separate for loss {name!r} "
+            "(or any other); collect samples of the other class(es)"
+        )
     if task == Task.BINARY.value:
         if count not in (None, 2):
             raise LosscraftError(f"compare: a binary task has 2 classes, got {count} (loss {name!r})")
@@ -363,6 +374,16 @@ def _spec_head(spec: LossSpec, hp: dict[str, Any], task: str, n: int | None) -> 
                 squeeze=not isinstance(value, (list, tuple)),
             )
         curve = spec.curve
+        width = _output_width(spec)
+        if width != 1:
+            zero_inflated = Property.ZERO_INFLATED in spec.properties
+            if width == 2 and zero_inflated and curve is not None and curve.axis == "log_rate":
+                # [log-rate, logit of a structural zero] per target
+                return Head(name, "regression", 2, predict_link="zero_inflated")
+            raise LosscraftError(
+                f"{unsupported}: it takes {width} outputs per target, and compare knows no prediction "
+                "of the target from them (a zero-inflated log-rate head takes 2)"
+            )
         if curve is not None and curve.axis == "log_rate":
             if hp.get("log_input", True):
                 return Head(name, "regression", 1, predict_link="exp", squeeze=True)
@@ -417,6 +438,19 @@ def _spec_head(spec: LossSpec, hp: dict[str, Any], task: str, n: int | None) -> 
         predict_link="softmax",
         target_form=forms[target],
     )
+
+
+def _output_width(spec: LossSpec) -> int:
+    """Model outputs per target element, read from the shapes of the spec's sample call.
+
+    An input shaped like the target takes 1; an input with one trailing dimension more than
+    the target (``(*, k)`` against ``(*)``) takes ``k``.
+    """
+    call = spec.sample(2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x, t = call.args[0], call.args[1]
+    if x.dim() == t.dim() + 1 and tuple(x.shape[:-1]) == tuple(t.shape):
+        return int(x.shape[-1])
+    return 1
 
 
 def _sig(names: tuple[str, ...]) -> str:

@@ -22,9 +22,19 @@ from numpy.typing import NDArray
 
 from losscraft._core.errors import LosscraftError
 from losscraft._core.spec import Task
-from losscraft.guide.data import as_features, as_target
+from losscraft.guide.data import as_features, as_sequences, as_target
 
-__all__ = ["ClassStats", "MaskStats", "MultilabelStats", "Profile", "RegressionStats", "profile"]
+__all__ = [
+    "ClassStats",
+    "MaskStats",
+    "MultilabelStats",
+    "Profile",
+    "RankingStats",
+    "RegressionStats",
+    "SequenceStats",
+    "SurvivalStats",
+    "profile",
+]
 
 # Task value strings (the spec's Task enum may not list them all yet).
 BINARY = "binary_classification"
@@ -36,6 +46,9 @@ COUNT = "count_regression"
 PROPORTION = "proportion_regression"
 SOFT_LABELS = "soft_label_classification"
 SEGMENTATION = "segmentation"
+RANKING = "ranking"
+SURVIVAL = "survival"
+SEQUENCE = "sequence_transcription"
 _DETECTABLE = (
     BINARY,
     MULTICLASS,
@@ -46,6 +59,9 @@ _DETECTABLE = (
     PROPORTION,
     SOFT_LABELS,
     SEGMENTATION,
+    RANKING,
+    SURVIVAL,
+    SEQUENCE,
 )
 _CLASS_TASKS = frozenset({BINARY, MULTICLASS, ORDINAL, "metric_learning"})
 _REGRESSION_TASKS = frozenset({REGRESSION, COUNT, PROPORTION, "quantile_regression"})
@@ -74,6 +90,8 @@ NOISE_CHANCE_RATIO = (
     0.75  # kNN disagreement above this share of the shuffled-label rate: uninformative [heur]
 )
 NOISE_SHUFFLES = 5
+VARIANCE_POWER_MIN_ROWS = 200  # rows for the variance-mean fit (>= 5 bins of 40) [heur]
+VARIANCE_POWER_MIN_SPREAD = math.log(2.0)  # fitted bin means must span 2-fold [heur]
 
 
 def _valid_tasks() -> tuple[str, ...]:
@@ -139,6 +157,49 @@ class RegressionStats:
     integer_valued: bool
     minimum: float
     maximum: float
+    # p of Var(y | x) ~ phi mu^p (clipped to [1, 2]) from the features (non-negative targets), and
+    # how it was estimated, or why not (``variance_power`` None)
+    variance_power: float | None = None
+    variance_power_from: str = ""
+
+
+@dataclass(frozen=True)
+class RankingStats:
+    """Per-query relevance lists (learning to rank): queries, list lengths and relevance grades."""
+
+    n_queries: int
+    mean_list_length: float
+    max_list_length: int
+    grades: tuple[int | float, ...]  # the distinct relevance values (padding excluded)
+    graded: bool  # more than two relevance levels
+    no_relevant_share: float  # share of queries whose items all have relevance 0 (no ranking signal)
+    grouped_by: str  # "rows (padding -1)" or "the group ids"
+
+
+@dataclass(frozen=True)
+class SurvivalStats:
+    """Right-censored times to an event: rows ``(time, event)``."""
+
+    n_events: int
+    event_rate: float  # share of rows with event = 1
+    censored_share: float
+    tied_event_share: float  # share of events whose time another event shares
+    median_time: float
+
+
+@dataclass(frozen=True)
+class SequenceStats:
+    """Label sequences without a frame alignment (CTC targets)."""
+
+    n_sequences: int
+    min_length: int
+    max_length: int
+    mean_length: float
+    n_symbols: int  # distinct labels
+    min_label: int
+    max_label: int
+    empty_share: float
+    min_frames: int  # frames the longest need: its length plus its adjacent repeats (CTC)
 
 
 @dataclass(frozen=True)
@@ -158,6 +219,9 @@ class Profile:
     label_noise_chance: float | None = None  # the same rate with the labels shuffled (no signal)
     heteroscedasticity: float | None = None
     subsample: int | None = None
+    ranking: RankingStats | None = None
+    survival: SurvivalStats | None = None
+    sequence: SequenceStats | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as plain JSON-able values (nested dicts; tuples stay tuples)."""
@@ -231,6 +295,37 @@ class Profile:
                     + (", non-negative" if r.nonnegative else "")
                     + (", integer-valued" if r.integer_valued else "")
                     + (f", variance/mean {_fmt(r.dispersion)}" if r.dispersion is not None else ""),
+                )
+            )
+            if r.variance_power is not None:
+                rows.append(("variance power", f"p = {r.variance_power:.3g} ({r.variance_power_from})"))
+        rk = self.ranking
+        if rk is not None:
+            rows.append(
+                (
+                    "queries",
+                    f"{rk.n_queries} queries (by {rk.grouped_by}), {rk.mean_list_length:.3g} items on average "
+                    f"(max {rk.max_list_length}), relevance grades {_list_values(np.asarray(rk.grades))}, "
+                    f"{rk.no_relevant_share:.1%} without a relevant item",
+                )
+            )
+        sv = self.survival
+        if sv is not None:
+            rows.append(
+                (
+                    "events",
+                    f"{sv.n_events} events ({sv.event_rate:.1%}), {sv.censored_share:.1%} censored, "
+                    f"{sv.tied_event_share:.1%} of events tied in time, median time {_fmt(sv.median_time)}",
+                )
+            )
+        sq = self.sequence
+        if sq is not None:
+            rows.append(
+                (
+                    "sequences",
+                    f"{sq.n_sequences} sequences of length {sq.min_length}-{sq.max_length} (mean "
+                    f"{sq.mean_length:.3g}), {sq.n_symbols} symbols in [{sq.min_label}, {sq.max_label}], "
+                    f"{sq.empty_share:.1%} empty; the longest needs {sq.min_frames} frames",
                 )
             )
         if self.label_noise is not None:
@@ -443,6 +538,59 @@ def _ransac_residuals(
     return y - fitted, fitted
 
 
+def _variance_power(
+    x: NDArray[np.float64], y: NDArray[np.float64], sub: NDArray[np.intp], seed: int
+) -> tuple[float | None, str]:
+    """The power ``p`` of ``Var(y | x) ~ phi mu^p`` of a non-negative target, and how it was found.
+
+    A Poisson GLM (log link; its quasi-likelihood estimates the mean whatever ``p``) is fitted by
+    3-fold cross-validation on the rows ``sub``; the rows are cut into up to 20 bins of equal size
+    along the fitted mean, and the slope of the log within-bin variance (less the variance of the
+    fitted means inside the bin) on the log within-bin mean (weighted least squares) is ``p`` (the variance-mean power law, Taylor 1961; the Tweedie
+    family's variance function, Jorgensen 1997), clipped to [1, 2]. ``None`` with the reason when
+    the fitted means vary too little to tell the powers apart.
+    """
+    from sklearn.linear_model import PoissonRegressor
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    xs, ys = _standardise(x[sub]), y[sub]
+    n = len(ys)
+    if n < VARIANCE_POWER_MIN_ROWS:
+        return None, f"too few rows ({n} < {VARIANCE_POWER_MIN_ROWS}) to fit the variance-mean relation"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mu = cross_val_predict(
+                PoissonRegressor(alpha=1e-4, max_iter=300),
+                xs,
+                ys,
+                cv=KFold(3, shuffle=True, random_state=seed),
+            )
+    except ValueError as exc:
+        return None, "the Poisson pilot fit failed (" + str(exc).split("\n")[0] + ")"
+    n_bins = int(min(20, max(5, n // 100)))
+    bins = np.array_split(np.argsort(mu, kind="stable"), n_bins)
+    m = np.array([ys[b].mean() for b in bins])
+    # law of total variance: the spread of the fitted means inside a bin is not Var(y | x)
+    v = np.array([ys[b].var(ddof=1) - mu[b].var(ddof=1) for b in bins])
+    w = np.array([len(b) for b in bins], dtype=np.float64)
+    ok = (m > 0) & (v > 0)
+    if ok.sum() < 3 or float(np.log(m[ok].max() / m[ok].min())) < VARIANCE_POWER_MIN_SPREAD:
+        return None, (
+            "the features' fitted means vary too little (less than "
+            f"{math.exp(VARIANCE_POWER_MIN_SPREAD):.1f}-fold across bins) to tell the powers apart"
+        )
+    lm, lv, w = np.log(m[ok]), np.log(v[ok]), w[ok]
+    lm0 = float(np.average(lm, weights=w))
+    slope = float(np.sum(w * (lm - lm0) * (lv - np.average(lv, weights=w))) / np.sum(w * (lm - lm0) ** 2))
+    p = min(max(slope, 1.0), 2.0)
+    clipped = "" if p == slope else ", clipped to [1, 2]"
+    return p, (
+        f"slope {slope:.3g}{clipped} of log within-bin variance on log within-bin mean, over {int(ok.sum())} bins "
+        f"of a 3-fold cross-validated Poisson GLM's fitted means on {n} rows (Var(y|x) ~ phi mu^p)"
+    )
+
+
 def _spearman(a: NDArray[np.float64], b: NDArray[np.float64]) -> float | None:
     from scipy.stats import rankdata
 
@@ -617,6 +765,8 @@ def _detect(y: NDArray[Any], finite_rows: NDArray[np.bool_]) -> tuple[str, str]:
                 SOFT_LABELS,
                 f"non-negative rows of {cols} entries summing to 1 with fractional entries -> soft labels",
             )
+        if cols == 2 and (rule := _survival_rule(yf)) is not None:
+            return SURVIVAL, rule
         kind = _type_of_target(yf)
         if kind == "multiclass-multioutput":
             return MULTICLASS, f"integer matrix with {cols} columns -> multi-output multi-class (pooled)"
@@ -636,6 +786,83 @@ def _detect(y: NDArray[Any], finite_rows: NDArray[np.bool_]) -> tuple[str, str]:
     return (
         REGRESSION,
         f"{y.ndim}-D real target (N, {spatial}), not a small integer set -> dense regression (pooled)",
+    )
+
+
+def _survival_rule(y: NDArray[Any]) -> str | None:
+    """The detection rule when a 2-column target reads as ``(time, event)`` rows, else ``None``.
+
+    The event column holds only 0 and 1, the time column is non-negative and either not
+    integer-valued or has many distinct values (> max(20, 0.05n)): not a 0/1 pair, a count
+    with a flag, or a two-output regression with a binary second output of few levels.
+    """
+    if len(y) < 2 or y.dtype.kind not in "iuf":
+        return None
+    time, event = y[:, 0], y[:, 1]
+    if not _is01(event) or float(time.min()) < 0:
+        return None
+    distinct = len(np.unique(time))
+    limit = max(20.0, 0.05 * len(y))
+    if bool(np.all(time == np.round(time))) and distinct <= limit:
+        return None
+    return (
+        f"2 columns: non-negative times ({distinct} distinct) and a 0/1 event indicator "
+        f"({float(event.mean()):.0%} events) -> right-censored survival (time, event)"
+    )
+
+
+def _survival_stats(y: NDArray[Any]) -> SurvivalStats:
+    time, event = np.asarray(y[:, 0], dtype=np.float64), y[:, 1] == 1
+    ev = time[event]
+    _, inverse, counts = np.unique(ev, return_inverse=True, return_counts=True)
+    tied = float(np.mean(counts[inverse] > 1)) if len(ev) else 0.0
+    return SurvivalStats(
+        n_events=int(event.sum()),
+        event_rate=float(event.mean()),
+        censored_share=float(1.0 - event.mean()),
+        tied_event_share=tied,
+        median_time=float(np.median(time)),
+    )
+
+
+def _sequence_stats(seqs: list[NDArray[np.int64]]) -> SequenceStats:
+    lengths = np.array([len(q) for q in seqs])
+    every = np.concatenate(seqs) if any(len(q) for q in seqs) else np.zeros(0, dtype=np.int64)
+    frames = max(int(len(q) + np.sum(q[1:] == q[:-1])) for q in seqs)
+    return SequenceStats(
+        n_sequences=len(seqs),
+        min_length=int(lengths.min()),
+        max_length=int(lengths.max()),
+        mean_length=float(lengths.mean()),
+        n_symbols=len(np.unique(every)),
+        min_label=int(every.min()) if every.size else 0,
+        max_label=int(every.max()) if every.size else 0,
+        empty_share=float(np.mean(lengths == 0)),
+        min_frames=frames,
+    )
+
+
+def _ranking_stats(y: NDArray[Any], group: NDArray[Any] | None) -> RankingStats:
+    """Relevance per query: the rows of a (queries, items) matrix padded with -1, or by group ids."""
+    if group is not None:
+        _, inverse = np.unique(group, return_inverse=True)
+        lists = [y[inverse == q] for q in range(int(inverse.max()) + 1)]
+        by = "the group ids"
+    else:
+        rows = y.reshape(len(y), -1) if y.ndim >= 2 else y.reshape(1, -1)
+        lists = [r[r >= 0] for r in rows]
+        by = "rows, -1 = padding" if y.ndim >= 2 else "one list"
+    valid = np.concatenate(lists) if lists else np.zeros(0)
+    grades = tuple(_plain(v) for v in np.unique(valid))
+    lengths = np.array([len(r) for r in lists])
+    return RankingStats(
+        n_queries=len(lists),
+        mean_list_length=float(lengths.mean()) if len(lengths) else 0.0,
+        max_list_length=int(lengths.max()) if len(lengths) else 0,
+        grades=grades,
+        graded=len(grades) > 2,
+        no_relevant_share=float(np.mean([not np.any(r > 0) for r in lists])) if lists else 0.0,
+        grouped_by=by,
     )
 
 
@@ -691,6 +918,7 @@ def profile(
     *,
     task: Any = None,
     features: Any = None,
+    group: Any = None,
     max_rows: int = 5000,
     seed: int = 0,
 ) -> Profile:
@@ -701,7 +929,13 @@ def profile(
             single-column DataFrame).
         task: override the detected task (a ``Task`` or its value string).
         features: the samples' features ``X`` (rows aligned with ``target``); enables the RANSAC pilot
-            fit (regression residuals, heteroscedasticity) and the kNN label-noise hint.
+            fit (regression residuals, heteroscedasticity), the variance-power fit of non-negative
+            targets and the kNN label-noise hint.
+        group: query ids, one per sample, for a ranking target of graded relevance (the task is
+            then ``ranking``). Without it a ranking target (``task="ranking"``) is a
+            ``(queries, items)`` matrix with ``-1`` as padding. A survival target is an ``(N, 2)``
+            array of ``(time, event)`` rows (detected); label sequences for CTC are a list of 1-D
+            integer arrays (detected when their lengths differ).
         max_rows: rows used by the costly statistics (pilot fit, kNN); more rows are subsampled.
         seed: seed of the subsample and of RANSAC.
 
@@ -713,12 +947,35 @@ def profile(
     """
     if max_rows < 2:
         raise LosscraftError(f"profile: 'max_rows' must be at least 2, got {max_rows!r}")
+    given = _resolve_task(task) if task is not None else None
+    seqs = as_sequences(target)
+    if seqs is not None and (given == SEQUENCE or (given is None and len({len(q) for q in seqs}) > 1)):
+        return _sequence_profile(seqs, given)
+    if given == SEQUENCE:
+        raise LosscraftError(
+            f"profile: task={SEQUENCE!r} needs a list of 1-D integer label sequences, got {type(target).__name__}"
+        )
     y = as_target(target)
     if y.ndim == 2 and y.shape[1] == 1:  # a column vector, e.g. a (N, 1) BCE target
         y = y[:, 0]
     n = int(y.shape[0])
     x = as_features(features, n) if features is not None else None
     warn: list[str] = []
+    groups: NDArray[Any] | None = None
+    if group is not None:
+        groups = np.asarray(as_target(group, name="group"))
+        if groups.ndim != 1 or len(groups) != n:
+            raise LosscraftError(
+                f"profile: 'group' must hold one query id per sample ({n}), got shape {tuple(groups.shape)}"
+            )
+        if y.ndim != 1:
+            raise LosscraftError(
+                f"profile: with 'group', the target is one relevance per sample, got shape {tuple(y.shape)}"
+            )
+        if task is None:
+            task = RANKING
+        elif _resolve_task(task) != RANKING:
+            raise LosscraftError(f"profile: 'group' (query ids) applies to task='ranking', not {task!r}")
 
     finite_rows = np.isfinite(y.reshape(n, -1)).all(axis=1) if y.dtype.kind == "f" else np.ones(n, dtype=bool)
     n_invalid = int(n - finite_rows.sum())
@@ -734,7 +991,7 @@ def profile(
 
     if task is not None:
         task_name = _resolve_task(task)
-        rule = f"given by task={task_name!r}"
+        rule = f"given by task={task_name!r}" if given is not None else "query ids given by group="
     else:
         if n_ok < 2:
             raise LosscraftError(
@@ -759,6 +1016,8 @@ def profile(
     noise_chance: float | None = None
     hetero: float | None = None
     subsample: int | None = None
+    ranking: RankingStats | None = None
+    survival: SurvivalStats | None = None
 
     def pick(m: int) -> NDArray[np.intp]:
         nonlocal subsample
@@ -829,6 +1088,30 @@ def profile(
         values = np.flatnonzero(cnt_all > 0)
         classes = _class_stats(values, cnt_all[values])
         warn.extend(_class_warnings(classes))
+    elif task_name == RANKING:
+        valid = yv[yv >= 0] if groups is None else yv
+        if valid.size == 0 or (groups is not None and float(yv.min()) < 0):
+            raise LosscraftError(
+                "profile: task='ranking' needs non-negative relevance grades (-1 only as padding of a "
+                f"(queries, items) matrix), got values in [{_fmt(float(yv.min()))}, {_fmt(float(yv.max()))}]"
+            )
+        ranking = _ranking_stats(yv, None if groups is None else groups[finite_rows])
+        if ranking.no_relevant_share > 0:
+            warn.append(
+                f"{ranking.no_relevant_share:.0%} of the queries have no relevant item: they carry no "
+                "ranking signal"
+            )
+        if groups is None and yv.ndim == 1:
+            warn.append("a 1-D ranking target without group= is read as a single query")
+    elif task_name == SURVIVAL:
+        if yv.ndim != 2 or yv.shape[1] != 2 or not _is01(yv[:, 1]) or float(yv[:, 0].min()) < 0:
+            raise LosscraftError(
+                "profile: task='survival' needs (N, 2) rows (time >= 0, event in {0, 1}), got shape "
+                f"{tuple(y.shape)}"
+            )
+        survival = _survival_stats(yv)
+        if survival.n_events == 0:
+            warn.append("no event is observed (every row is censored): the partial likelihood is empty")
     elif task_name == SEGMENTATION:
         if yv.ndim < 2 or not np.all(yv == np.round(yv)) or yv.min() < 0:
             raise LosscraftError(
@@ -841,11 +1124,13 @@ def profile(
     else:  # regression family (also quantile regression and anything else real-valued)
         flat = np.asarray(yv, dtype=np.float64).reshape(-1)
         residuals = flat - float(np.median(flat))
+        power_rows: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp]] | None = None
         source = "targets"
         if x is not None and yv.ndim == 1:
             sel = np.flatnonzero(rows_ok)
             sub = pick(len(sel))
             ysel = np.asarray(y[sel], dtype=np.float64)
+            power_rows = (x[sel], ysel, sub)
             fit = _ransac_residuals(x[sel], ysel, sub, seed)
             if isinstance(fit, str):
                 warn.append(f"the RANSAC pilot fit failed ({fit}); residuals are taken around the median")
@@ -866,6 +1151,12 @@ def profile(
                 "features are ignored for a multi-output target; residuals are taken around the median"
             )
         regression = _regression_stats(flat, residuals, source)
+        if regression.nonnegative and regression.mean > 0:
+            if power_rows is not None:
+                power, how = _variance_power(*power_rows, seed)
+            else:
+                power, how = None, "no features: the variance-mean relation needs fitted means"
+            regression = dataclasses.replace(regression, variance_power=power, variance_power_from=how)
         if regression.minimum == regression.maximum:
             warn.append(f"the target is constant ({_fmt(regression.minimum)}): there is nothing to learn")
         if task_name == COUNT and not (regression.nonnegative and regression.integer_valued):
@@ -887,4 +1178,34 @@ def profile(
         label_noise_chance=noise_chance,
         heteroscedasticity=hetero,
         subsample=subsample,
+        ranking=ranking,
+        survival=survival,
+    )
+
+
+def _sequence_profile(seqs: list[NDArray[np.int64]], given: str | None) -> Profile:
+    stats = _sequence_stats(seqs)
+    warn: list[str] = []
+    if stats.min_label == 0 and stats.n_symbols:
+        warn.append(
+            "label 0 appears in the sequences: CTC reserves index 0 for the blank by default; shift the "
+            "labels by 1 or set blank to an unused index"
+        )
+    if stats.min_label < 0:
+        warn.append(f"negative labels (down to {stats.min_label}): CTC needs class indices >= 0")
+    if stats.empty_share:
+        warn.append(f"{stats.empty_share:.0%} of the sequences are empty")
+    rule = (
+        f"given by task={given!r}"
+        if given is not None
+        else f"a list of {stats.n_sequences} integer sequences of lengths {stats.min_length}-{stats.max_length} "
+        "-> label sequences (CTC)"
+    )
+    return Profile(
+        task=SEQUENCE,
+        task_rule=rule,
+        n=stats.n_sequences,
+        n_invalid=0,
+        warnings=tuple(warn),
+        sequence=stats,
     )

@@ -272,7 +272,7 @@ def _short(v: Any) -> str:
 # --------------------------------------------------------------------------- role values
 @dataclass(frozen=True)
 class _RoleValue:
-    value: Any  # a float or a list of floats
+    value: Any  # a float or a list of floats; None: the data cannot say (the reason says why)
     reason: str
 
 
@@ -286,6 +286,17 @@ def _role_values(prof: Profile, goal: Goal) -> dict[Role, _RoleValue]:
             reg.robust_scale,
             f"robust scale {reg.robust_scale:.4g} (1.4826 x MAD of residuals from {reg.residuals_from})",
         )
+    if reg is not None and reg.nonnegative and reg.variance_power_from:
+        if reg.variance_power is not None:
+            out[Role.VARIANCE_POWER] = _RoleValue(
+                reg.variance_power,
+                f"{{param}} = {reg.variance_power:.3g} estimated from the data: {reg.variance_power_from} "
+                "(Taylor 1961; Jorgensen 1997)",
+            )
+        else:  # stated, and the loss's default kept
+            out[Role.VARIANCE_POWER] = _RoleValue(
+                None, f"{{param}} left at its default {{default}}: {reg.variance_power_from}"
+            )
     cs = prof.classes
     if cs is not None and len(cs.counts) >= 2 and min(cs.counts) > 0:
         inv = [1.0 / e for e in cs.effective_numbers]
@@ -418,6 +429,8 @@ def data_settings(
     for p in entry.spec.params:
         if p.name in skip or p.role is None or p.role not in values or p.role in IMBALANCE_ROLES:
             continue
+        if values[p.role].value is None:
+            continue
         if p.role == Role.ROBUST_SCALE:
             raw, text = _robust_scale(entry, p.name, values[p.role])
         else:
@@ -440,6 +453,9 @@ def _make_variants(
     wroles: set[Role] = set()
     for p in entry.spec.params:
         if p.role is None or p.role not in values:
+            continue
+        if values[p.role].value is None:  # left at the default, with the reason
+            reasons.append(values[p.role].reason.format(param=p.name, default=_short(p.default)))
             continue
         if p.role == Role.ROBUST_SCALE:
             v, text = _robust_scale(entry, p.name, values[p.role])
@@ -475,6 +491,10 @@ def _facts(prof: Profile, goal: Goal) -> dict[str, Any]:
         max_pos = cs.counts[0] / cs.counts[1]
     reg = prof.regression
     poisson_zeros = math.exp(-reg.mean) if reg is not None and reg.nonnegative else None
+    nb_zeros = poisson_zeros
+    if reg is not None and poisson_zeros is not None and reg.dispersion is not None and reg.dispersion > 1:
+        # a negative binomial with the target's mean m and variance v: P(0) = (m / v)^(m^2 / (v - m))
+        nb_zeros = (1.0 / reg.dispersion) ** (reg.mean / (reg.dispersion - 1.0))
     noise, chance = prof.label_noise, prof.label_noise_chance
     return {
         "task": prof.task,
@@ -483,6 +503,9 @@ def _facts(prof: Profile, goal: Goal) -> dict[str, Any]:
         "multilabel": ml,
         "masks": masks,
         "regression": prof.regression,
+        "ranking": prof.ranking,
+        "survival": prof.survival,
+        "sequence": prof.sequence,
         "label_noise": noise,
         "label_noise_chance": chance,
         "noise_vs_chance": noise / chance if noise is not None and chance else None,
@@ -491,6 +514,8 @@ def _facts(prof: Profile, goal: Goal) -> dict[str, Any]:
         "excess_zeros": reg.zero_share - poisson_zeros
         if reg is not None and poisson_zeros is not None
         else None,
+        "nb_zeros": nb_zeros,
+        "excess_zeros_nb": reg.zero_share - nb_zeros if reg is not None and nb_zeros is not None else None,
         "heteroscedasticity": prof.heteroscedasticity,
         "n_classes": len(cs.labels) if cs is not None else None,
         "imbalance_ratio": imbalance,
@@ -792,6 +817,7 @@ def recommend(
     goal: str | Goal | None = None,
     features: Any = None,
     task: Any = None,
+    group: Any = None,
     top: int = 3,
 ) -> Recommendations:
     """Rank the catalog's losses for this target and goal, with data-derived settings and reasons.
@@ -803,6 +829,8 @@ def recommend(
             default goal, stated in the result.
         features: the features ``X`` (raw targets only): pilot-fit residuals, label-noise hint.
         task: override the detected task (raw targets only).
+        group: query ids, one per sample, for graded relevance (raw targets only; the task is
+            then ``ranking``).
         top: how many recommendations to return (>= 1).
 
     Raises:
@@ -812,9 +840,9 @@ def recommend(
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise LosscraftError(f"recommend: 'top' must be an int >= 1, got {top!r}")
     if isinstance(target_or_profile, Profile):
-        if features is not None:
+        if features is not None or group is not None:
             raise LosscraftError(
-                "recommend: 'features' applies to a raw target; a Profile already holds its statistics"
+                "recommend: 'features' and 'group' apply to a raw target; a Profile already holds its statistics"
             )
         if task is not None and str(task) != target_or_profile.task:
             raise LosscraftError(
@@ -822,7 +850,7 @@ def recommend(
             )
         prof = target_or_profile
     else:
-        prof = profile(target_or_profile, task=task, features=features)
+        prof = profile(target_or_profile, task=task, features=features, group=group)
     data_task = Task(prof.task)
     default = goal is None
     if goal is None:
@@ -847,6 +875,13 @@ def recommend(
     notes: list[str] = []
     tasks = [data_task, *GOAL_TASKS.get(g.kind, ())]
     cands = _apply(_collect(tasks, data_task, values, None, facts), facts, avoid)
+    if cands and not any(data_task in e.spec.tasks for c in cands for e in c.entries):
+        # only the baseline or other tasks' losses compete: say what the task lacks
+        fallback = next(
+            (fb for fb in FALLBACKS if fb.task == data_task and (not fb.goals or g.kind in fb.goals)), None
+        )
+        if fallback is not None:
+            notes.append(fallback.reason)
     if not cands:
         for fb in FALLBACKS:
             if fb.task == data_task and (not fb.goals or g.kind in fb.goals):

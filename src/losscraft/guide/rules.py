@@ -182,6 +182,8 @@ BASELINES: dict[Task, str] = {
 # Baselines that depend on the data: multi-class masks take cross-entropy, not BCE.
 BASELINE_OVERRIDES: tuple[tuple[Task, Condition, str], ...] = (
     (T.SEGMENTATION, ("masks.n_classes", ">", 2), "cross_entropy"),
+    # the mean level is a regression target (the goal itself reads the levels as numbers)
+    (T.ORDINAL, ("goal", "==", "mean"), "mse"),
 )
 
 # Roles that re-weight the training distribution (they buy minority recall at the price of calibration).
@@ -212,6 +214,9 @@ TASK_GOALS: dict[Task, tuple[str, ...]] = {
     T.MULTILABEL: _CLS_GOALS,
     T.SOFT_LABELS: ("calibrated-probabilities",),
     T.SEGMENTATION: ("overlap", *_CLS_GOALS),
+    T.RANKING: ("rank",),
+    T.SURVIVAL: ("rank",),
+    T.SEQUENCE: ("calibrated-probabilities",),
 }
 
 # The goal assumed when none is given, and why (stated in the output).
@@ -221,8 +226,9 @@ DEFAULT_GOALS: dict[Task, tuple[str, str]] = {
     T.COUNT: ("mean", "the expected count; the Poisson deviance is consistent for the mean"),
     T.PROPORTION: ("mean", "the expected fraction; log loss on soft targets is consistent for it"),
     T.ORDINAL: (
-        "mean",
-        "ordered levels scored by their error; say 'calibrated-probabilities' for class probabilities",
+        "calibrated-probabilities",
+        "ordered levels: a threshold model gives their distribution, from which the mode, median or "
+        "mean level follows; say 'mean' to score the levels as equally spaced numbers",
     ),
     T.BINARY: (
         "calibrated-probabilities",
@@ -235,6 +241,12 @@ DEFAULT_GOALS: dict[Task, tuple[str, str]] = {
     T.MULTILABEL: ("calibrated-probabilities", "per-label log loss is a proper scoring rule"),
     T.SOFT_LABELS: ("calibrated-probabilities", "the target is a distribution"),
     T.SEGMENTATION: ("overlap", "segmentation is usually judged by Dice / IoU"),
+    T.RANKING: ("rank", "the order of the items within each query (NDCG, MAP)"),
+    T.SURVIVAL: ("rank", "the order of the risks (concordance index); the baseline hazard is left out"),
+    T.SEQUENCE: (
+        "calibrated-probabilities",
+        "the likelihood of the label sequence, summed over its alignments",
+    ),
 }
 
 # Goals that widen the candidate set to the losses of another task.
@@ -256,6 +268,10 @@ TASK_TARGET_KINDS: dict[Task, frozenset[TargetKind]] = {
     T.SOFT_LABELS: frozenset({TargetKind.PROBABILITIES, TargetKind.CLASS_INDEX_OR_PROBABILITIES}),
     T.SEGMENTATION: frozenset({TargetKind.BINARY, TargetKind.CLASS_INDEX}),
     T.ORDINAL: frozenset({TargetKind.CLASS_INDEX, TargetKind.REAL}),
+    # graded relevance per query (pairwise losses on (x1, x2, sign) take another data layout)
+    T.RANKING: frozenset({TargetKind.COUNT, TargetKind.REAL}),
+    T.SURVIVAL: frozenset({TargetKind.SURVIVAL}),
+    T.SEQUENCE: frozenset({TargetKind.CLASS_INDEX}),
 }
 
 TASK_EXTENSIONS: tuple[Extension, ...] = (
@@ -336,6 +352,9 @@ DERIVED_FACTS: dict[str, str] = {
     "noise_vs_chance": "label_noise / label_noise_chance: near 1 the features do not predict the label",
     "poisson_zeros": "share of zeros a Poisson with the target's mean predicts, exp(-mean)",
     "excess_zeros": "regression.zero_share - poisson_zeros (non-negative targets)",
+    "nb_zeros": "share of zeros a negative binomial with the target's mean m and variance v predicts, "
+    "(m/v)^(m^2/(v-m)) (poisson_zeros when v <= m)",
+    "excess_zeros_nb": "regression.zero_share - nb_zeros: zeros that overdispersion alone does not explain",
 }
 
 _CLS = (T.BINARY.value, T.MULTICLASS.value)
@@ -586,13 +605,31 @@ RULES: tuple[Rule, ...] = (
         "COUNT-EXCESS-ZEROS",
         (("task", "==", T.COUNT.value), ("excess_zeros", ">", 0.1)),
         "prefer",
-        _s(tasks=(T.COUNT,), baseline=False),
+        _s(tasks=(T.COUNT,), baseline=False, lacks=(P.ZERO_INFLATED,)),
         "{regression.zero_share:.0%} zeros where a Poisson with this mean has {poisson_zeros:.0%}: zero-inflated; "
-        "this deviance still estimates the mean count; modelling the extra zeros themselves takes a "
-        "zero-inflated likelihood with a second model output per sample (the structural-zero logit), which "
-        "compare's heads do not provide, so none is ranked",
+        "this deviance still estimates the mean count, without modelling the extra zeros",
         "Lambert 1992; science.md 2.1",
         weight=0.0,
+    ),
+    Rule(
+        "COUNT-ZERO-INFLATED",
+        (
+            ("task", "==", T.COUNT.value),
+            ("excess_zeros", ">", 0.1),
+            # more zeros than a negative binomial with the same mean and variance too: the
+            # zeros are not just the low tail of an overdispersed count
+            ("excess_zeros_nb", ">", 0.03),  # [heur]
+            ("goal", "==", "mean"),
+        ),
+        "prefer",
+        _s(tasks=(T.COUNT,), properties=(P.ZERO_INFLATED,)),
+        "{regression.zero_share:.0%} zeros where a Poisson with this mean has {poisson_zeros:.0%} and a negative "
+        "binomial with this mean and variance {nb_zeros:.0%}: structural zeros; a zero-inflated likelihood models "
+        "them with a second output per sample (their logit) beside the log-rate; the mean count is (1 - pi) e^eta",
+        "Lambert 1992; science.md 2.1",
+        # above the plain baseline when the tail is skewed too (REG-SKEWED-MEAN-BASELINE), below
+        # a deviance that also fits the overdispersion (COUNT-MEAN + COUNT-OVERDISPERSED + skew)
+        weight=3.0,
     ),
     # ------------------------------------------------------------------ ordered classes
     Rule(
@@ -605,6 +642,80 @@ RULES: tuple[Rule, ...] = (
         "levels are equally spaced as squared error does; predict the mode, median or mean level from it",
         "McCullagh 1980; Cao, Mirjalili & Raschka 2020; Shi, Cao & Raschka 2023",
         weight=2.0,
+    ),
+    Rule(
+        "ORDINAL-MEAN",
+        (("task", "==", T.ORDINAL.value), ("goal", "==", "mean")),
+        "prefer",
+        _s(baseline=True),
+        "the goal is the mean level, which reads the levels as equally spaced numbers: squared error on them "
+        "is consistent for it (Gneiting 2011); say 'calibrated-probabilities' to put the threshold models, "
+        "which do not assume that spacing, first",
+        "Gneiting 2011",
+        weight=1.5,
+    ),
+    Rule(
+        "ORDINAL-MEAN-PREDICT",
+        (("task", "==", T.ORDINAL.value), ("goal", "==", "mean")),
+        "prefer",
+        _s(tasks=(T.ORDINAL,)),
+        "for the mean level predict the expected level sum_k P(y > k) from its cumulative probabilities "
+        "(losscraft.ordinal's helpers), not the rank",
+        "McCullagh 1980",
+        weight=0.0,
+    ),
+    # ------------------------------------------------------------------ ranking, survival, sequences
+    Rule(
+        "RANK-LISTS",
+        (("task", "==", T.RANKING.value),),
+        "prefer",
+        _s(tasks=(T.RANKING,)),
+        "{ranking.n_queries} queries of {ranking.mean_list_length:.3g} items on average: a learning-to-rank "
+        "loss compares the items within each query ((queries, items) scores, padding marked by the target's "
+        "ignore_index), where a pointwise loss would fit each grade on its own",
+        "Burges et al. 2005; Cao et al. 2007; Xia et al. 2008; Qin, Liu & Li 2010",
+        weight=1.0,
+    ),
+    Rule(
+        "RANK-GRADED",
+        (("task", "==", T.RANKING.value), ("ranking.graded", "==", True)),
+        "prefer",
+        _s(tasks=(T.RANKING,), properties=(P.CONVEX,)),
+        "graded relevance ({ranking.grades}): a convex surrogate is stable to train; compare it with a smooth "
+        "NDCG approximation on your metric",
+        "Cao et al. 2007; Qin, Liu & Li 2010",
+        weight=0.0,
+    ),
+    Rule(
+        "SURV-PARTIAL",
+        (("task", "==", T.SURVIVAL.value),),
+        "prefer",
+        _s(tasks=(T.SURVIVAL,)),
+        "{survival.n_events} events, {survival.censored_share:.0%} censored: the partial likelihood uses the "
+        "censored rows through the risk sets (risk scores; a regression on the times would drop or bias them)",
+        "Cox 1972",
+        weight=1.0,
+    ),
+    Rule(
+        "SURV-TIES",
+        (("task", "==", T.SURVIVAL.value), ("survival.tied_event_share", ">", 0.0)),
+        "set",
+        _s(tasks=(T.SURVIVAL,)),
+        "{survival.tied_event_share:.0%} of the events share their time with another: Efron's correction for "
+        "ties is closer to the exact partial likelihood than Breslow's",
+        "Efron 1977; Breslow 1974",
+        value=("ties", "efron"),
+    ),
+    Rule(
+        "SEQ-ALIGN",
+        (("task", "==", T.SEQUENCE.value),),
+        "prefer",
+        _s(tasks=(T.SEQUENCE,)),
+        "{sequence.n_sequences} label sequences of length {sequence.min_length}-{sequence.max_length} over "
+        "{sequence.n_symbols} symbols, without a frame alignment: CTC sums over the alignments; the model needs at "
+        "least {sequence.min_frames} output frames for the longest (its length plus its repeated labels)",
+        "Graves et al. 2006",
+        weight=1.0,
     ),
     # ------------------------------------------------------------------ goals for real targets
     Rule(

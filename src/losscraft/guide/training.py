@@ -218,6 +218,11 @@ def target_scale(head: HeadLike, y: NDArray[Any]) -> tuple[list[float], list[flo
         return [loc] * n, [scale] * n
     shift = float(getattr(head, "shift", 0.0)) if predict == "exp_shift" else 0.0
     mean = float(np.mean(np.asarray(y, dtype=np.float64))) - shift
+    if predict == "zero_inflated" and mean > 0 and n == 2:
+        # [log-rate, zero logit]: the zeros beyond Poisson(mean) as the structural share
+        zeros = float(np.mean(np.asarray(y) == 0))
+        pi = min(max(zeros - math.exp(-mean), 0.05), 0.95)
+        return [math.log(mean / (1.0 - pi)), math.log(pi / (1.0 - pi))], [1.0, 1.0]
     if predict in ("exp", "exp_shift") and mean > 0:
         return [math.log(mean)] * n, [1.0] * n
     return None

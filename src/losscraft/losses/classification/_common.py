@@ -13,8 +13,10 @@ from ..._core.checks import (
     check_index_target,
     check_same_shape,
     compute_dtype,
+    fmt_shape,
     to_compute,
 )
+from ..._core.errors import LosscraftError
 from ..._core.sampling import randn, uniform
 from ..._core.spec import Call
 
@@ -55,14 +57,24 @@ def prepare_binary(
 
 
 def prepare_index_logits(
-    fn: str, input: Tensor, target: Tensor, ignore_index: int
+    fn: str, input: Tensor, target: Tensor, ignore_index: int, *, margin: bool = False
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Validate logits ``(N, C, *)`` and class indices ``(N, *)``; cast to the compute dtype.
 
     Returns ``(x, t_safe, mask)``: the logits in the compute dtype, the targets as ``long``
     with ignored positions replaced by class 0 (so a gather stays in range and finite), and
-    the boolean keep-mask (``True`` = not ignored) for :func:`reduce`.
+    the boolean keep-mask (``True`` = not ignored) for :func:`reduce`. ``margin``: the loss is a
+    multi-class margin on raw scores (no softmax), whose one-class error points to the binary
+    margin losses.
     """
+    if margin:
+        check_floating(fn, "input", input)  # a tensor before its shape is read
+    if margin and input.dim() >= 2 and input.shape[1] < 2:
+        raise LosscraftError(
+            f"{fn}: 'input' must have C >= 2 class scores on dim 1 (with C = 1 there is no other class "
+            f"to hold a margin against: the loss would be 0 with zero gradient), got {fmt_shape(input)}; "
+            "for one score per sample with 0/1 labels use hinge_loss or squared_hinge_loss"
+        )
     check_class_input(fn, input)
     check_index_target(fn, input, target, ignore_index)
     x = to_compute(input, compute_dtype(input))

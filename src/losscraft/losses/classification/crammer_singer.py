@@ -150,7 +150,7 @@ def crammer_singer_loss(
     check_params(
         SPEC, {"margin": margin, "weight": weight, "ignore_index": ignore_index, "reduction": reduction}
     )
-    x, t_safe, mask = prepare_index_logits(fn, input, target, ignore_index)
+    x, t_safe, mask = prepare_index_logits(fn, input, target, ignore_index, margin=True)
     w = class_vector(fn, "weight", weight, x)
     # x_j - x_y first (exact for close logits of any size); the target's own 0 is masked to -inf.
     diff = x - gather_class(x, t_safe).unsqueeze(1)

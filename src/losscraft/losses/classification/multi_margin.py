@@ -189,7 +189,7 @@ def multi_margin_loss(
         SPEC,
         {"p": p, "margin": margin, "weight": weight, "ignore_index": ignore_index, "reduction": reduction},
     )
-    x, t_safe, mask = prepare_index_logits(fn, input, target, ignore_index)
+    x, t_safe, mask = prepare_index_logits(fn, input, target, ignore_index, margin=True)
     num_classes = int(x.shape[1])
     w = class_vector(fn, "weight", weight, x)
     # x_j - x_y first: two logits of 1e4 differ exactly, then the margin is added.

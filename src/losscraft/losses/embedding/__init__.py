@@ -15,6 +15,7 @@ from .cosine_similarity import CosineSimilarityLoss, cosine_similarity_loss
 from .info_nce import InfoNCELoss, info_nce_loss
 from .mining import mine_triplets, pairwise_distances
 from .multi_similarity import MultiSimilarityLoss, multi_similarity_loss
+from .proxy_anchor import LearnedProxyAnchorLoss, ProxyAnchorLoss, proxy_anchor_loss
 from .supcon import SupConLoss, supcon_loss
 from .triplet import TripletLoss, triplet_loss
 
@@ -32,7 +33,9 @@ __all__ = [
     "CircleLoss",
     "CosFaceLoss",
     "InfoNCELoss",
+    "LearnedProxyAnchorLoss",
     "MultiSimilarityLoss",
+    "ProxyAnchorLoss",
     "SupConLoss",
     "arcface_loss",
     "batch_triplet_loss",
@@ -43,5 +46,6 @@ __all__ = [
     "mining",
     "multi_similarity_loss",
     "pairwise_distances",
+    "proxy_anchor_loss",
     "supcon_loss",
 ]

@@ -25,6 +25,7 @@ from ..._core.spec import (
     Property,
     Ref,
     Relation,
+    Role,
     TargetKind,
     Task,
 )
@@ -112,6 +113,7 @@ SPEC = LossSpec(
             1.5,
             Interval(1.0, 2.0),
             "variance power p (Var y = phi mu^p): 1 Poisson, 2 Gamma, between compound Poisson-gamma",
+            role=Role.VARIANCE_POWER,
         ),
     ),
     # Along the log-mean x: d''(x) = 2[(p-1) y mu^(1-p) + (2-p) mu^(2-p)] >= 0 (convex), zero
