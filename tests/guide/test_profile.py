@@ -219,6 +219,16 @@ def test_poisson_counts() -> None:
     assert r.zero_share == pytest.approx(np.exp(-3.0), abs=0.02)
 
 
+def test_few_count_like_levels_read_as_classes_say_how_to_mean_counts() -> None:
+    # 9 levels, mostly zeros and fewer of each larger value: ambiguous; the rule names the override
+    y = np.repeat([0, 1, 2, 3, 4, 5, 6, 7, 11], [1030, 351, 244, 176, 103, 57, 23, 15, 1])
+    p = profile(y)
+    assert p.task == "multiclass_classification"
+    assert "pass task='count_regression' if they are counts: 52% zeros" in p.task_rule
+    for counts in ([100, 300, 250, 350], [250, 250, 250, 250], [400, 100, 300, 200]):  # no count shape
+        assert "count_regression" not in profile(np.repeat([0, 1, 2, 3], counts)).task_rule
+
+
 def test_integer_valued_floats_rule() -> None:
     rng = _rng(10)
     y = rng.integers(0, 500, size=1000).astype(np.float64)  # many distinct integers, not count-like

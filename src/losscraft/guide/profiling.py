@@ -738,7 +738,14 @@ def _detect_1d(y: NDArray[Any]) -> tuple[str, str]:
             f"{k} contiguous integer levels {_list_values(values)} not starting at 0 -> ordinal scale "
             f"(pass task='{MULTICLASS}' if they are unordered classes)",
         )
-    return MULTICLASS, f"{k} distinct integer values {_list_values(values)} -> multi-class"
+    hint = ""
+    decreasing = bool(counts[0] > counts[1:].max() and np.all(np.diff(counts[: min(k, 4)]) <= 0))
+    if values[0] == 0 and k >= 3 and decreasing and counts[0] >= COUNT_ZERO_SHARE * n:
+        # few levels, but the shape of a count: 0 the most frequent value, the next ones fewer
+        hint = (
+            f" (pass task='{COUNT}' if they are counts: {counts[0] / n:.0%} zeros, the most frequent value)"
+        )
+    return MULTICLASS, f"{k} distinct integer values {_list_values(values)} -> multi-class{hint}"
 
 
 def _is01(y: NDArray[Any]) -> bool:

@@ -1,8 +1,8 @@
-"""cox: a float64 loop reference written from Cox / Breslow / Efron, and statsmodels' ``PHReg``.
+"""cox: a float64 loop reference written from Cox / Breslow / Efron, statsmodels' ``PHReg`` and scikit-survival.
 
-lifelines and scikit-survival are not installed in the project's environment; statsmodels'
-``PHReg`` (ties ``"breslow"`` and ``"efron"``) gives the negative partial log-likelihood and its
-score on a one-feature design whose linear predictor is the loss's input, ``eta = x * beta``.
+statsmodels' ``PHReg`` and scikit-survival's ``CoxPHOptimizer`` (ties ``"breslow"`` and
+``"efron"``) give the negative partial log-likelihood and its gradient on a one-feature design
+whose linear predictor is the loss's input, ``eta = x * beta``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from sksurv.linear_model.coxph import CoxPHOptimizer
 from statsmodels.duration.hazard_regression import PHReg
 
 from dist_helpers import load_results, run_ranks, save_result
@@ -95,6 +96,26 @@ def test_statsmodels_phreg_loglike_and_score(ties: str, beta: float) -> None:
     np.testing.assert_allclose(
         float((eta.grad * x).sum()), -model.score(np.array([beta]))[0], rtol=1e-8, atol=1e-10
     )
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+@pytest.mark.parametrize("beta", [0.5, 1.0, -2.0])
+def test_scikit_survival_partial_likelihood_and_gradient(ties: str, beta: float) -> None:
+    """scikit-survival averages the negative partial log-likelihood over all N rows (censored too)."""
+    g = torch.Generator().manual_seed(21)
+    x = torch.randn(40, generator=g, dtype=f64)
+    _, target = _data(22, n=40, levels=9)
+    opt = CoxPHOptimizer(
+        x.numpy()[:, None], target[:, 1].numpy().astype(bool), target[:, 0].numpy(), np.zeros(1), ties
+    )
+    eta = (x * beta).requires_grad_()
+    loss = cox_loss(eta, target, ties=ties, reduction="sum") / len(x)
+    loss.backward()
+    assert eta.grad is not None
+    w = np.array([beta])
+    np.testing.assert_allclose(loss.item(), opt.nlog_likelihood(w), rtol=1e-10)
+    opt.update(w)
+    np.testing.assert_allclose(float((eta.grad * x).sum()), opt.gradient[0], rtol=1e-8, atol=1e-10)
 
 
 def test_efron_equals_breslow_without_ties() -> None:
