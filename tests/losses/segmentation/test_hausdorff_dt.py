@@ -150,7 +150,7 @@ def test_perfect_prediction_is_zero_and_far_errors_cost_more() -> None:
         (
             (torch.zeros(2, 3, 4), torch.zeros(2, 5, dtype=torch.long), torch.zeros(2, 3, 4)),
             {"mode": "multiclass"},
-            r"class indices of shape \(2, 4\)",
+            r"'target' must have shape \(2, 4\) \(input's shape without dim 1\)",
         ),
         ((torch.zeros(2, 1, 4), torch.zeros(2, 1, 4), torch.zeros(2, 1, 4)), {"alpha": -1.0}, r"'alpha'"),
         (

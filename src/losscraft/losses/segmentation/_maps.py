@@ -17,7 +17,6 @@ import torch
 from torch import Tensor
 
 from ..._core.checks import (
-    check_class_index,
     check_finite_range,
     check_floating,
     check_same_shape,
@@ -31,6 +30,7 @@ from ..._core.checks import (
 from ..._core.errors import LosscraftError
 from ..._core.sampling import randn
 from ..._core.spec import Choice, Param
+from ._common import MODES, check_multiclass
 
 __all__ = [
     "MODES",
@@ -45,7 +45,6 @@ __all__ = [
     "sample_logits",
 ]
 
-MODES = ("binary", "multiclass", "multilabel")
 NONE_SHAPE = "(N, C) per image and class (binary: C = 1)"
 
 
@@ -89,14 +88,7 @@ def activate(fn: str, input: Tensor, mode: str, spatial_dims: tuple[int, ...] | 
 def mask_target(fn: str, input: Tensor, target: Tensor, mode: str, dtype: torch.dtype) -> Tensor:
     """The ``(N, C, *spatial)`` target mask in ``dtype``: float in [0, 1], or one-hot class indices."""
     if mode == "multiclass":
-        n, c = input.shape[0], input.shape[1]
-        check_class_index(fn, "target", target, c)
-        if tuple(target.shape) != (n, *input.shape[2:]):
-            raise LosscraftError(
-                f"{fn}: 'target' must hold class indices of shape {fmt_shape((n, *input.shape[2:]))} "
-                f"(input's shape without dim 1) for mode='multiclass', got input {fmt_shape(input)} "
-                f"and target {fmt_shape(target)}"
-            )
+        _, c, _ = check_multiclass(fn, input, target, None)  # the Dice family's class-index check
         # class indices -> one-hot (N, C, *spatial); the images are small next to the network
         return torch.nn.functional.one_hot(target, c).movedim(-1, 1).to(dtype)
     check_floating(fn, "target", target)
